@@ -1,0 +1,329 @@
+"""Render the QA report as one self-contained HTML file (plotly inlined, no network)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+
+import numpy as np
+
+from ._optional import require
+from .accuracy import frequencies
+from .metrics import Metrics, Record
+from .scoring import Part, Reference
+
+TRAIN_COLOR, SYN_COLOR, HOLD_COLOR = "#7f8c8d", "#2a7ae2", "#e67e22"
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#f6f7f9}
+main{max-width:1200px;margin:0 auto;padding:24px}
+h1{margin:0 0 4px}h2{margin-top:40px;border-bottom:2px solid #dde;padding-bottom:4px}h3{margin-top:24px}
+.sub{color:#666;margin-bottom:16px}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border:1px solid #dde;border-radius:8px;padding:12px 16px;min-width:150px}
+.card .v{font-size:26px;font-weight:600}.card .l{color:#555;font-size:13px}.card .r{color:#888;font-size:12px}
+.flag{background:#fdecea;border:1px solid #e74c3c;color:#922;padding:10px 14px;border-radius:6px;margin:12px 0}
+.ok{background:#eafaf1;border:1px solid #27ae60;color:#1e6b3a;padding:10px 14px;border-radius:6px;margin:12px 0}
+.note{background:#fff8e1;border:1px solid #f0c36d;padding:8px 12px;border-radius:6px;margin:8px 0}
+table{border-collapse:collapse;background:#fff;font-size:13px;margin:8px 0}
+th,td{border:1px solid #dde;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#eef0f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:8px}
+.fig{background:#fff;border:1px solid #dde;border-radius:6px}
+.scroll{overflow-x:auto}
+.part{border-left:4px solid #2a7ae2;padding-left:16px;margin-top:32px}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _safe_label(s: str) -> str:
+    # plotly treats some tags in labels as markup; show data values literally
+    return str(s).replace("<", "‹").replace(">", "›")
+
+
+class _Figures:
+    """Turns plotly figures into HTML, inlining plotly.js with the first one only."""
+
+    def __init__(self):
+        self.pio = require("plotly.io")
+        self.go = require("plotly.graph_objects")
+        self.subplots = require("plotly.subplots")
+        self._js_done = False
+
+    def html(self, fig) -> str:
+        fig.update_layout(template="plotly_white", margin=dict(l=40, r=10, t=40, b=40), font=dict(size=11))
+        div = self.pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=not self._js_done,
+            config={"displayModeBar": False, "responsive": True},
+        )
+        self._js_done = True
+        return f'<div class="fig">{div}</div>'
+
+
+def render(data: Part, model: Part | None, ref: Reference, metrics: Metrics) -> str:
+    """The whole report page."""
+    figs = _Figures()
+    body = [
+        f"<h1>{_e(metrics.title)}</h1>",
+        f'<div class="sub">lookalike QA report · generated {_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · '
+        + " · ".join(f"{_e(k)}: {v:,} rows" for k, v in metrics.rows.items())
+        + f" · {len(ref.columns)} columns · seed {metrics.seed}</div>",
+    ]
+    body += [f'<div class="note">{_e(n)}</div>' for n in metrics.notes]
+    if metrics.settings:
+        body.append("<h2>Settings</h2>" + _kv_table(metrics.settings))
+    if model is not None:
+        body.append(
+            '<div class="note">The synthetic table was conditioned (seeded, imputed or rebalanced). '
+            "<b>Model QA</b> scores the model's own unconditional sample against the training data; "
+            "<b>Data QA</b> scores the delivered table, whose distributions differ on purpose.</div>"
+        )
+        body.append('<div class="part"><h2>Model QA: model sample vs training</h2>')
+        body += _part(model, ref, figs, prefix="model")
+        body.append("</div>")
+        body.append('<div class="part"><h2>Data QA: synthetic table vs training</h2>')
+        body += _part(data, ref, figs, prefix="data")
+        body.append("</div>")
+    else:
+        body += _part(data, ref, figs, prefix="data")
+    page = "\n".join(body)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{_e(metrics.title)}</title><style>{CSS}</style></head>"
+        f"<body><main>\n{page}\n</main></body></html>\n"
+    )
+
+
+def _part(part: Part, ref: Reference, figs: _Figures, prefix: str) -> list[str]:
+    m = part.metrics
+    out = ["<h2>Summary</h2>", _summary(m)]
+    out += ["<h2>Accuracy per column</h2>", _column_table(m)]
+    out += ["<h2>Univariate distributions</h2>", _univariate(part, ref, figs)]
+    out += ["<h2>Bivariate distributions</h2>", _bivariate(part, ref, figs)]
+    out += ["<h2>Privacy</h2>", _privacy(part, figs)]
+    out += ["<h2>Discriminator</h2>", _discriminator(m)]
+    if m.utility is not None:
+        out += ["<h2>ML utility</h2>", _utility(m)]
+    out += ["<h2>Correlations</h2>", _correlations(m, figs)]
+    return out
+
+
+def _card(label: str, value: str, ref: str = "") -> str:
+    r = f'<div class="r">{_e(ref)}</div>' if ref else ""
+    return f'<div class="card"><div class="l">{_e(label)}</div><div class="v">{_e(value)}</div>{r}</div>'
+
+
+def _summary(m: Metrics) -> str:
+    a, p, d, u = m.accuracy, m.privacy, m.discriminator, m.utility
+    href = a.reference
+
+    def ref_of(name: str) -> str:
+        return f"holdout: {_pct(getattr(href, name))}" if href is not None else "no holdout"
+
+    cards = [
+        _card("Accuracy (overall)", _pct(a.overall), ref_of("overall")),
+        _card("Univariate", _pct(a.univariate), ref_of("univariate")),
+        _card("Bivariate", _pct(a.bivariate), ref_of("bivariate")),
+        _card("Trivariate", _pct(a.trivariate), ref_of("trivariate")),
+        _card("DCR share (train vs holdout)", _num(p.dcr_share) if p.dcr_share is not None else "–",
+              "ideal 0.5; flagged above 0.52" if p.dcr_share is not None else "needs a holdout"),
+        _card("Identical to a training row", _pct(p.identical_share),
+              f"holdout: {_pct(p.holdout_identical_share)}" if p.holdout_identical_share is not None else ""),
+        _card("Discriminator AUC", _num(d.auc, 2), "ideal 0.5"),
+    ]
+    if u is not None:
+        cards.append(_card(f"ML utility ({u.metric}, {u.target})", _num(u.synthetic), f"trained on train: {_num(u.reference)}"))
+    if p.flag:
+        banner = '<div class="flag"><b>Privacy check failed.</b><ul>' + "".join(
+            f"<li>{_e(r)}</li>" for r in p.flag_reasons
+        ) + "</ul></div>"
+    else:
+        banner = '<div class="ok">Privacy check passed: synthetic rows are no closer to the training rows than unseen rows are.</div>'
+    return banner + '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _kv_table(d: dict) -> str:
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v, default=str))}</td></tr>" for k, v in d.items())
+    return f"<table>{rows}</table>"
+
+
+def _column_table(m: Metrics) -> str:
+    head = "<tr><th>column</th><th>kind</th><th>univariate</th><th>bivariate (mean)</th>"
+    has_ref = m.accuracy.reference is not None
+    if has_ref:
+        head += "<th>holdout univariate</th><th>holdout bivariate</th>"
+    rows = []
+    for c in sorted(m.accuracy.columns, key=lambda c: c.bivariate):
+        r = f"<tr><td>{_e(c.column)}</td><td>{_e(c.kind)}</td><td class='n'>{_pct(c.univariate)}</td><td class='n'>{_pct(c.bivariate)}</td>"
+        if has_ref:
+            r += f"<td class='n'>{_pct(c.reference_univariate)}</td><td class='n'>{_pct(c.reference_bivariate)}</td>"
+        rows.append(r + "</tr>")
+    return f"<div class='scroll'><table>{head}</tr>{''.join(rows)}</table></div>"
+
+
+def _univariate(part: Part, ref: Reference, figs: _Figures) -> str:
+    go = figs.go
+    divs = []
+    for j, b in enumerate(ref.bins):
+        f_trn = frequencies(ref.train_codes, ref.sizes, (j,))
+        f_syn = frequencies(part.codes, ref.sizes, (j,))
+        keep = (f_trn > 0) | (f_syn > 0)
+        labels = [_safe_label(lb) for lb, k in zip(b.labels, keep) if k]
+        fig = go.Figure(
+            [
+                go.Bar(name="train", x=labels, y=f_trn[keep], marker_color=TRAIN_COLOR),
+                go.Bar(name="synthetic", x=labels, y=f_syn[keep], marker_color=SYN_COLOR),
+            ]
+        )
+        acc = part.metrics.accuracy.columns[j].univariate
+        fig.update_layout(
+            title=f"{_safe_label(b.column.name)} · {acc:.1%}", height=280, barmode="group",
+            yaxis_tickformat=".0%", legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+        )
+        divs.append(figs.html(fig))
+    return '<div class="grid">' + "".join(divs) + "</div>"
+
+
+def _bivariate(part: Part, ref: Reference, figs: _Figures) -> str:
+    pairs = part.metrics.accuracy.pairs
+    if not pairs:
+        return "<p>Only one column: no pairs.</p>"
+    order = np.argsort([p.accuracy for p in pairs], kind="stable")
+    worst = list(order[:3])
+    best = [i for i in order[::-1][:3] if i not in worst]
+    out = []
+    for heading, chosen in (("Best pairs", best), ("Worst pairs", worst)):
+        if not chosen:
+            continue
+        out.append(f"<h3>{heading}</h3>")
+        for k in chosen:
+            i, j = part.accuracy.pairs[k]
+            out.append(_heatmap_pair(part, ref, figs, i, j, pairs[k].accuracy))
+    return "".join(out)
+
+
+def _heatmap_pair(part: Part, ref: Reference, figs: _Figures, i: int, j: int, accuracy: float) -> str:
+    go, sp = figs.go, figs.subplots
+    si, sj = ref.sizes[i], ref.sizes[j]
+    f_trn = frequencies(ref.train_codes, ref.sizes, (i, j)).reshape(si, sj)
+    f_syn = frequencies(part.codes, ref.sizes, (i, j)).reshape(si, sj)
+    rows = (f_trn.sum(1) > 0) | (f_syn.sum(1) > 0)
+    cols = (f_trn.sum(0) > 0) | (f_syn.sum(0) > 0)
+    y = [_safe_label(lb) for lb, k in zip(ref.bins[i].labels, rows) if k]
+    x = [_safe_label(lb) for lb, k in zip(ref.bins[j].labels, cols) if k]
+    zmax = float(max(f_trn.max(), f_syn.max()))
+    fig = sp.make_subplots(rows=1, cols=2, subplot_titles=("train", "synthetic"), horizontal_spacing=0.12)
+    for c, f in enumerate((f_trn, f_syn), start=1):
+        fig.add_trace(
+            go.Heatmap(z=f[rows][:, cols], x=x, y=y, zmin=0, zmax=zmax, colorscale="Blues", showscale=c == 2,
+                       hovertemplate="%{y} × %{x}: %{z:.2%}<extra></extra>"),
+            row=1, col=c,
+        )
+    names = f"{_safe_label(ref.columns[i].name)} × {_safe_label(ref.columns[j].name)}"
+    fig.update_layout(title=f"{names} · accuracy {accuracy:.1%}", height=380)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
+    return figs.html(fig)
+
+
+def _privacy(part: Part, figs: _Figures) -> str:
+    p = part.metrics.privacy
+    rows = [
+        ("sample size (rows per table)", f"{p.sample_size:,}", ""),
+        ("DCR share (closer to training than to holdout)", _num(p.dcr_share), "0.5"),
+        ("DCR 5th percentile", _num(p.dcr_p5, 4), _num(p.holdout_dcr_p5, 4)),
+        ("NNDR 5th percentile", _num(p.nndr_p5, 4), _num(p.holdout_nndr_p5, 4)),
+        ("identical to a training row", _pct(p.identical_share), _pct(p.holdout_identical_share)),
+    ]
+    table = "<table><tr><th>measure</th><th>synthetic → train</th><th>holdout → train (reference)</th></tr>" + "".join(
+        f"<tr><td>{_e(a)}</td><td class='n'>{_e(b)}</td><td class='n'>{_e(c)}</td></tr>" for a, b, c in rows
+    ) + "</table>"
+    go = figs.go
+    fig = go.Figure()
+    hi = np.percentile(part.dcr_synthetic, 99) if len(part.dcr_synthetic) else 1.0
+    series = [("synthetic → train", part.dcr_synthetic, SYN_COLOR)]
+    if part.dcr_holdout is not None:
+        series.append(("holdout → train", part.dcr_holdout, HOLD_COLOR))
+        hi = max(hi, np.percentile(part.dcr_holdout, 99))
+    for name, d, color in series:
+        fig.add_trace(go.Histogram(x=np.minimum(d, hi), name=name, opacity=0.6, marker_color=color,
+                                   xbins=dict(start=0, end=float(hi) * 1.001 + 1e-9, size=float(hi) / 50 + 1e-9),
+                                   histnorm="probability"))
+    fig.update_layout(barmode="overlay", title="Distance to the closest training record", height=340,
+                      xaxis_title="distance (scale-free encoding)", yaxis_tickformat=".0%")
+    text = (
+        "<p>Each synthetic row's distance to its closest training record (DCR). If the synthetic rows are "
+        "no closer to the training rows than unseen holdout rows are, the two histograms overlap and the DCR "
+        "share is about 0.5.</p>"
+    )
+    return text + table + figs.html(fig)
+
+
+def _records_table(records: list[Record]) -> str:
+    if not records:
+        return "<p>–</p>"
+    cols = list(records[0].values)
+    head = "<tr><th>P(synthetic)</th>" + "".join(f"<th>{_e(c)}</th>" for c in cols) + "</tr>"
+    body = "".join(
+        f"<tr><td class='n'>{r.score:.3f}</td>" + "".join(f"<td>{_e(r.values.get(c) if r.values.get(c) is not None else '')}</td>" for c in cols) + "</tr>"
+        for r in records
+    )
+    return f"<div class='scroll'><table>{head}{body}</table></div>"
+
+
+def _discriminator(m: Metrics) -> str:
+    d = m.discriminator
+    return (
+        f"<p>A LightGBM classifier was trained to tell {d.rows_per_class:,} training rows from as many synthetic rows "
+        f"(80% to train, 20% to test). Its AUC on the test part is <b>{d.auc:.3f}</b>: 0.5 means it cannot tell them "
+        "apart, 1.0 means every synthetic row is easy to spot.</p>"
+        "<h3>Synthetic rows it finds most fake</h3>" + _records_table(d.most_fake)
+        + "<h3>Training rows it finds most real</h3>" + _records_table(d.most_real)
+    )
+
+
+def _utility(m: Metrics) -> str:
+    u = m.utility
+    rows = [(u.metric, u.synthetic, u.reference)]
+    if u.synthetic_f1_macro is not None or u.reference_f1_macro is not None:
+        rows.append(("f1 macro", u.synthetic_f1_macro, u.reference_f1_macro))
+    table = "<table><tr><th>metric</th><th>trained on synthetic</th><th>trained on train</th></tr>" + "".join(
+        f"<tr><td>{_e(a)}</td><td class='n'>{_num(b)}</td><td class='n'>{_num(c)}</td></tr>" for a, b, c in rows
+    ) + "</table>"
+    return (
+        f"<p>LightGBM predicts <b>{_e(u.target)}</b> ({_e(u.task)}) from the other columns; both models are "
+        "scored on the holdout, which neither has seen.</p>" + table
+    )
+
+
+def _correlations(m: Metrics, figs: _Figures) -> str:
+    c = m.correlations
+    names = [_safe_label(n) for n in c.columns]
+    fig = figs.subplots.make_subplots(rows=1, cols=2, subplot_titles=("train", "synthetic"), horizontal_spacing=0.15)
+    for k, z in enumerate((c.train, c.synthetic), start=1):
+        fig.add_trace(
+            figs.go.Heatmap(z=z, x=names, y=names, zmin=0, zmax=1, colorscale="Blues", showscale=k == 2,
+                            hovertemplate="%{y} × %{x}: %{z:.2f}<extra></extra>"),
+            row=1, col=k,
+        )
+    size = max(420, 28 * len(names) + 160)
+    fig.update_layout(title="Association (Cramér's V on the binned columns)", height=size)
+    fig.update_yaxes(autorange="reversed")
+    return (
+        f"<p>Mean absolute difference between the matrices: <b>{c.mean_abs_difference:.3f}</b>.</p>" + figs.html(fig)
+    )

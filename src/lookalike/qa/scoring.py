@@ -1,0 +1,285 @@
+"""Score one table against the training data; shared state is computed once in ``Reference``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import accuracy as acc
+from . import privacy as priv
+from .binning import ColumnBins, encode, fit_bins
+from .columns import Column
+from .correlations import cramers_v
+from .discriminator import discriminate
+from .metrics import (
+    Accuracy,
+    AccuracyScores,
+    ColumnAccuracy,
+    Correlations,
+    Discriminator,
+    Metrics,
+    PairAccuracy,
+    Privacy,
+    Record,
+    Timings,
+    Utility,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ACCURACY_ROWS = 200_000  # per table; bins and frequencies are stable far below this
+DCR_SHARE_LIMIT = 0.52
+
+
+def _sample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return df if len(df) <= n else df.iloc[np.sort(rng.choice(len(df), n, replace=False))]
+
+
+@dataclass
+class Reference:
+    """What every scored table is compared with: training data (and holdout) prepared once."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame | None
+    columns: list[Column]
+    bins: list[ColumnBins]
+    train_codes: np.ndarray
+    holdout_codes: np.ndarray | None
+    triples: list[tuple[int, int, int]]
+    holdout_accuracy: acc.AccuracyResult | None
+    encoder: priv.Encoder
+    train_vectors: np.ndarray  # privacy sample, encoded, randomly ordered
+    holdout_vectors: np.ndarray | None
+    train_hashes: np.ndarray
+    holdout_hashes: np.ndarray | None
+    progress: bool
+
+    @classmethod
+    def build(cls, train, holdout, columns, rng, progress) -> Reference:
+        bins = fit_bins(train, columns)
+        sizes = [b.size for b in bins]
+        train_codes = encode(_sample(train, MAX_ACCURACY_ROWS, rng), bins)
+        triples = acc.choose_triples(len(columns), rng)
+        holdout_codes = holdout_acc = None
+        if holdout is not None:
+            holdout_codes = encode(_sample(holdout, MAX_ACCURACY_ROWS, rng), bins)
+            holdout_acc = acc.accuracy(train_codes, holdout_codes, sizes, triples, progress)
+        encoder = priv.Encoder(columns).fit(train)
+        n = min(priv.MAX_ROWS, len(train), len(holdout) if holdout is not None else len(train))
+        train_vectors = encoder.transform(train.iloc[rng.choice(len(train), n, replace=False)])
+        holdout_vectors = None
+        if holdout is not None:
+            holdout_vectors = encoder.transform(holdout.iloc[rng.choice(len(holdout), n, replace=False)])
+        return cls(
+            train=train,
+            holdout=holdout,
+            columns=columns,
+            bins=bins,
+            train_codes=train_codes,
+            holdout_codes=holdout_codes,
+            triples=triples,
+            holdout_accuracy=holdout_acc,
+            encoder=encoder,
+            train_vectors=train_vectors,
+            holdout_vectors=holdout_vectors,
+            train_hashes=priv.row_hashes(train, columns),
+            holdout_hashes=priv.row_hashes(holdout, columns) if holdout is not None else None,
+            progress=progress,
+        )
+
+    @property
+    def sizes(self) -> list[int]:
+        return [b.size for b in self.bins]
+
+
+@dataclass
+class Part:
+    """One scored table: its metrics and the evidence the HTML plots."""
+
+    metrics: Metrics
+    codes: np.ndarray
+    accuracy: acc.AccuracyResult
+    dcr_synthetic: np.ndarray  # synthetic → training
+    dcr_synthetic_holdout: np.ndarray | None  # synthetic → holdout
+    dcr_holdout: np.ndarray | None  # holdout → training
+
+
+def score(
+    synthetic: pd.DataFrame,
+    ref: Reference,
+    target: str | None,
+    seed: int,
+    rng: np.random.Generator,
+    progress: bool,
+    title: str,
+    rows: dict[str, int],
+) -> Part:
+    """All metrics of ``synthetic`` against the reference."""
+    from tqdm.auto import tqdm
+
+    timings = Timings()
+    notes: list[str] = []
+    steps = tqdm(total=5, desc=title, disable=not progress, leave=False)
+
+    t = time.perf_counter()
+    codes = encode(_sample(synthetic, MAX_ACCURACY_ROWS, rng), ref.bins)
+    result = acc.accuracy(ref.train_codes, codes, ref.sizes, ref.triples, progress)
+    accuracy = _accuracy_model(result, ref)
+    if ref.holdout is None:
+        notes.append("No holdout given: the accuracy reference, DCR share and ML utility are omitted.")
+    timings.accuracy = time.perf_counter() - t
+    steps.update()
+
+    t = time.perf_counter()
+    privacy, dcr_syn, dcr_syn_hold, dcr_hold = _privacy(synthetic, ref, rng)
+    timings.privacy = time.perf_counter() - t
+    steps.update()
+
+    t = time.perf_counter()
+    disc = discriminate(ref.train, synthetic, ref.columns, rng, seed)
+    discriminator = Discriminator(
+        auc=disc.auc,
+        rows_per_class=disc.n_rows,
+        most_fake=_records(disc.most_fake, disc.fake_scores),
+        most_real=_records(disc.most_real, disc.real_scores),
+    )
+    timings.discriminator = time.perf_counter() - t
+    steps.update()
+
+    t = time.perf_counter()
+    utility = None
+    if target is not None and ref.holdout is not None:
+        from .utility import utility as run_utility
+
+        u = run_utility(ref.train, synthetic, ref.holdout, ref.columns, target, rng, seed)
+        utility = Utility(target=target, **u.__dict__)
+    elif target is not None:
+        notes.append(f"ML utility for target '{target}' needs a holdout to score on; omitted.")
+    timings.utility = time.perf_counter() - t
+    steps.update()
+
+    t = time.perf_counter()
+    v_train, v_syn = cramers_v(ref.train_codes, ref.sizes), cramers_v(codes, ref.sizes)
+    correlations = Correlations(
+        columns=[c.name for c in ref.columns],
+        train=np.round(v_train, 4).tolist(),
+        synthetic=np.round(v_syn, 4).tolist(),
+        mean_abs_difference=float(np.abs(v_train - v_syn)[np.triu_indices(len(ref.columns), 1)].mean())
+        if len(ref.columns) > 1
+        else 0.0,
+    )
+    timings.correlations = time.perf_counter() - t
+    steps.update()
+    steps.close()
+
+    metrics = Metrics(
+        title=title,
+        rows=dict(rows),
+        accuracy=accuracy,
+        privacy=privacy,
+        discriminator=discriminator,
+        utility=utility,
+        correlations=correlations,
+        notes=notes,
+        seed=seed,
+        timings=timings,
+    )
+    return Part(metrics, codes, result, dcr_syn, dcr_syn_hold, dcr_hold)
+
+
+def _scores(r: acc.AccuracyResult) -> AccuracyScores:
+    return AccuracyScores(
+        overall=r.overall,
+        univariate=float(r.univariate.mean()),
+        bivariate=r.mean_bivariate,
+        trivariate=r.mean_trivariate,
+    )
+
+
+def _accuracy_model(r: acc.AccuracyResult, ref: Reference) -> Accuracy:
+    p = len(ref.columns)
+    col_bi = r.column_bivariate(p)
+    h = ref.holdout_accuracy
+    h_bi = h.column_bivariate(p) if h is not None else None
+    columns = [
+        ColumnAccuracy(
+            column=c.name,
+            kind=c.kind,
+            univariate=float(r.univariate[j]),
+            bivariate=float(col_bi[j]),
+            reference_univariate=float(h.univariate[j]) if h is not None else None,
+            reference_bivariate=float(h_bi[j]) if h_bi is not None else None,
+        )
+        for j, c in enumerate(ref.columns)
+    ]
+    pairs = [
+        PairAccuracy(columns=(ref.columns[i].name, ref.columns[j].name), accuracy=float(a))
+        for (i, j), a in zip(r.pairs, r.bivariate)
+    ]
+    return Accuracy(
+        **_scores(r).model_dump(),
+        reference=_scores(h) if h is not None else None,
+        columns=columns,
+        pairs=pairs,
+        n_triples=len(ref.triples),
+    )
+
+
+def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
+    n = min(len(ref.train_vectors), len(synthetic))
+    syn_vectors = ref.encoder.transform(synthetic.iloc[rng.choice(len(synthetic), n, replace=False)])
+    train_vectors = ref.train_vectors[:n]  # rows are in random order, so a prefix is a sample
+    to_train = priv.nearest(syn_vectors, train_vectors)
+    syn_hashes = priv.row_hashes(synthetic, ref.columns)
+    identical = priv.identical_share(syn_hashes, ref.train_hashes)
+    fields: dict = {}
+    dcr_syn_hold = dcr_hold = None
+    reasons: list[str] = []
+    if ref.holdout_vectors is not None:
+        holdout_vectors = ref.holdout_vectors[:n]
+        to_holdout = priv.nearest(syn_vectors, holdout_vectors)
+        hold_to_train = priv.nearest(holdout_vectors, train_vectors)
+        share = priv.dcr_share(to_train.nearest, to_holdout.nearest)
+        hold_identical = priv.identical_share(ref.holdout_hashes, ref.train_hashes)
+        fields = dict(
+            dcr_share=share,
+            holdout_dcr_p5=float(np.percentile(hold_to_train.nearest, 5)),
+            holdout_nndr_p5=float(np.percentile(hold_to_train.nndr, 5)),
+            holdout_identical_share=hold_identical,
+        )
+        dcr_syn_hold, dcr_hold = to_holdout.nearest, hold_to_train.nearest
+        if share > DCR_SHARE_LIMIT:
+            reasons.append(
+                f"{share:.1%} of synthetic rows are closer to a training row than to a holdout row "
+                f"(above {DCR_SHARE_LIMIT:.0%}): the generator may have memorised training rows"
+            )
+        # sampling noise allowance: holdout rows repeat training rows by chance too
+        if identical > 1.5 * hold_identical + 0.002:
+            reasons.append(
+                f"{identical:.1%} of synthetic rows copy a training row, against {hold_identical:.1%} "
+                "of holdout rows"
+            )
+    elif identical > 0.05:
+        reasons.append(f"{identical:.1%} of synthetic rows copy a training row (no holdout to compare with)")
+    privacy = Privacy(
+        sample_size=n,
+        dcr_p5=float(np.percentile(to_train.nearest, 5)),
+        nndr_p5=float(np.percentile(to_train.nndr, 5)),
+        identical_share=identical,
+        flag=bool(reasons),
+        flag_reasons=reasons,
+        **fields,
+    )
+    return privacy, to_train.nearest, dcr_syn_hold, dcr_hold
+
+
+def _records(rows: pd.DataFrame, scores: np.ndarray) -> list[Record]:
+    out = []
+    for (_, row), s in zip(rows.iterrows(), scores):
+        values = {str(k): (None if pd.isna(v) else str(v)) for k, v in row.items()}
+        out.append(Record(score=float(s), values=values))
+    return out

@@ -83,7 +83,7 @@ def report(
     data_part = score(synthetic_df, reference, target, seed, rng, progress, title=title, rows=rows)
     metrics = data_part.metrics
     metrics.model = model_part.metrics if model_part is not None else None
-    metrics.settings = dict(settings or {})
+    metrics.settings = _jsonable(dict(settings or {}))
     metrics.seed = seed
 
     if out is not None:
@@ -92,11 +92,23 @@ def report(
         t = time.perf_counter()
         page = render(data_part, model_part, reference, metrics)
         metrics.timings.html = time.perf_counter() - t
-        with atomic_path(out) as tmp:
-            tmp.write_text(page, encoding="utf-8")
+        _write_text(out, page)
         log.info("wrote the QA report to %s", out)
     metrics.timings.total = time.perf_counter() - started
     if json_out is not None:
-        with atomic_path(json_out) as tmp:
-            tmp.write_text(metrics.model_dump_json(indent=2), encoding="utf-8")
+        _write_text(json_out, metrics.model_dump_json(indent=2))
     return metrics
+
+
+def _write_text(path: str | os.PathLike, text: str) -> None:
+    """Write atomically; readable by others like a normal file (the temp file starts as 0600)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o644)
+
+
+def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as JSON-safe values (paths, enums, objects become text)."""
+    import json
+
+    return json.loads(json.dumps(settings, default=str))

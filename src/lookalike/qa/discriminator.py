@@ -16,6 +16,7 @@ from ._optional import require
 from .columns import Column, as_float, as_text
 
 MAX_ROWS = 10_000  # per class, like the privacy samples
+MIN_ROWS = 20  # per class; fewer cannot train and test a classifier
 MAX_CATEGORIES = 255
 
 
@@ -51,11 +52,16 @@ def discriminate(
     rng: np.random.Generator,
     seed: int,
     n_show: int = 5,
-) -> DiscriminatorResult:
-    """Train a balanced train-vs-synthetic classifier on 80% and score AUC on 20%."""
+) -> DiscriminatorResult | None:
+    """Train a balanced train-vs-synthetic classifier on 80% and score AUC on 20%.
+
+    ``None`` when either table has fewer than ``MIN_ROWS`` rows.
+    """
     metrics = require("sklearn.metrics")
 
     n = min(len(train), len(synthetic), MAX_ROWS)
+    if n < MIN_ROWS:
+        return None
     trn = train.iloc[rng.choice(len(train), n, replace=False)]
     syn = synthetic.iloc[rng.choice(len(synthetic), n, replace=False)]
     x_trn, x_syn = features([trn, syn], columns, train)

@@ -116,7 +116,8 @@ def _part(part: Part, ref: Reference, figs: _Figures, prefix: str) -> list[str]:
     out += ["<h2>Univariate distributions</h2>", _univariate(part, ref, figs)]
     out += ["<h2>Bivariate distributions</h2>", _bivariate(part, ref, figs)]
     out += ["<h2>Privacy</h2>", _privacy(part, figs)]
-    out += ["<h2>Discriminator</h2>", _discriminator(m)]
+    if m.discriminator is not None:
+        out += ["<h2>Discriminator</h2>", _discriminator(m)]
     if m.utility is not None:
         out += ["<h2>ML utility</h2>", _utility(m)]
     out += ["<h2>Correlations</h2>", _correlations(m, figs)]
@@ -144,8 +145,9 @@ def _summary(m: Metrics) -> str:
               "ideal 0.5; flagged above 0.52" if p.dcr_share is not None else "needs a holdout"),
         _card("Identical to a training row", _pct(p.identical_share),
               f"holdout: {_pct(p.holdout_identical_share)}" if p.holdout_identical_share is not None else ""),
-        _card("Discriminator AUC", _num(d.auc, 2), "ideal 0.5"),
     ]
+    if d is not None:
+        cards.append(_card("Discriminator AUC", _num(d.auc, 2), "ideal 0.5"))
     if u is not None:
         cards.append(_card(f"ML utility ({u.metric}, {u.target})", _num(u.synthetic), f"trained on train: {_num(u.reference)}"))
     if p.flag:
@@ -203,9 +205,13 @@ def _bivariate(part: Part, ref: Reference, figs: _Figures) -> str:
     pairs = part.metrics.accuracy.pairs
     if not pairs:
         return "<p>Only one column: no pairs.</p>"
-    order = np.argsort([p.accuracy for p in pairs], kind="stable")
-    worst = list(order[:3])
-    best = [i for i in order[::-1][:3] if i not in worst]
+    # pairs of a column with a single occupied bin say nothing; show them only if nothing else
+    occupied = [(np.bincount(ref.train_codes[:, j], minlength=s) > 0).sum() for j, s in enumerate(ref.sizes)]
+    informative = [k for k, (i, j) in enumerate(part.accuracy.pairs) if occupied[i] > 1 and occupied[j] > 1]
+    candidates = informative or list(range(len(pairs)))
+    order = sorted(candidates, key=lambda k: (pairs[k].accuracy, k))
+    worst = order[:3]
+    best = [k for k in order[::-1][:3] if k not in worst]
     out = []
     for heading, chosen in (("Best pairs", best), ("Worst pairs", worst)):
         if not chosen:

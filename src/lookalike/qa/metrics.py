@@ -109,7 +109,7 @@ class Metrics(BaseModel):
     rows: dict[str, int] = Field(description="rows per table: train, synthetic, holdout, model_sample")
     accuracy: Accuracy
     privacy: Privacy
-    discriminator: Discriminator
+    discriminator: Discriminator | None = None
     utility: Utility | None = None
     correlations: Correlations
     model: Metrics | None = Field(None, description="Model QA: the model's unconditional sample vs training")

@@ -87,15 +87,15 @@ def nearest(query: np.ndarray, reference: np.ndarray) -> Neighbours:
     """
     import torch
 
-    ref32 = torch.from_numpy(reference.astype(np.float32))
-    ref_sq = (ref32 * ref32).sum(1)
+    # ranking by |r|^2 - 2 q.r needs no |q|^2: one matrix product with an appended column
+    ref32 = torch.from_numpy(np.column_stack([-2 * reference, (reference**2).sum(1)]).astype(np.float32))
     k = min(2, len(reference))
     d1 = np.empty(len(query))
     d2 = np.empty(len(query))
     for start in range(0, len(query), _BATCH):
         q = query[start : start + _BATCH]
-        q32 = torch.from_numpy(q.astype(np.float32))
-        sq = (q32 * q32).sum(1, keepdim=True) + ref_sq[None, :] - 2 * q32 @ ref32.T  # (batch, reference)
+        q32 = torch.from_numpy(np.column_stack([q, np.ones(len(q))]).astype(np.float32))
+        sq = q32 @ ref32.T  # (batch, reference): squared distance minus |q|^2
         idx = torch.topk(sq, k, dim=1, largest=False).indices.numpy()
         exact = np.sqrt(((q[:, None, :] - reference[idx]) ** 2).sum(-1))  # (batch, k)
         exact.sort(axis=1)

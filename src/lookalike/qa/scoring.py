@@ -141,12 +141,16 @@ def score(
 
     t = time.perf_counter()
     disc = discriminate(ref.train, synthetic, ref.columns, rng, seed)
-    discriminator = Discriminator(
-        auc=disc.auc,
-        rows_per_class=disc.n_rows,
-        most_fake=_records(disc.most_fake, disc.fake_scores),
-        most_real=_records(disc.most_real, disc.real_scores),
-    )
+    discriminator = None
+    if disc is None:
+        notes.append("Too few rows to train the discriminator; omitted.")
+    else:
+        discriminator = Discriminator(
+            auc=disc.auc,
+            rows_per_class=disc.n_rows,
+            most_fake=_records(disc.most_fake, disc.fake_scores),
+            most_real=_records(disc.most_real, disc.real_scores),
+        )
     timings.discriminator = time.perf_counter() - t
     steps.update()
 

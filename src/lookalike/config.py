@@ -1,0 +1,57 @@
+"""The one object that holds every training option.
+
+Validated once at the door (``lookalike.train``), saved inside the model file and
+printed in the QA report.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ColumnType = Literal["numeric", "categorical", "datetime", "boolean", "key", "text", "exclude"]
+
+
+class TrainConfig(BaseModel):
+    """Every option of ``lookalike.train``; all have sane defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    types: dict[str, ColumnType] = Field(
+        default_factory=dict, description="Override the inferred kind of a column, e.g. {'zip': 'categorical'}."
+    )
+    max_training_rows: int | None = Field(
+        default=None, ge=1, description="Train on a random subsample of at most this many rows."
+    )
+    holdout_share: float = Field(
+        default=0.1, ge=0.0, lt=0.9,
+        description="Share of rows kept aside (never trained on) for the QA report; ignored when a holdout is passed.",
+    )
+    max_holdout_rows: int = Field(default=10_000, ge=0, description="Cap on the holdout size.")
+    max_epochs: int = Field(default=200, ge=1)
+    max_training_time: float | None = Field(default=None, gt=0, description="Seconds; training stops after this.")
+    batch_size: int | None = Field(default=None, ge=8, description="Rows per step; None picks one from the data size.")
+    learning_rate: float = Field(default=3e-3, gt=0)
+    patience: int = Field(default=8, ge=1, description="Epochs without validation improvement before stopping.")
+    seed: int | None = Field(default=None, description="Makes a CPU run reproducible.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    rare_category_protection: bool = Field(
+        default=True, description="Categories held by fewer than ~5-7 training rows never appear in the output."
+    )
+    rare_category_replacement: Literal["rare", "sample"] = Field(
+        default="rare", description="'rare' writes _RARE_; 'sample' draws a frequent category instead."
+    )
+    value_protection: bool = Field(
+        default=True, description="Numeric/datetime ranges are not set by single individuals (extremes clipped)."
+    )
+    model_size: Literal["small", "medium", "large"] = "medium"
+    progress: bool = Field(default=True, description="Show a progress bar.")
+
+    @field_validator("types")
+    @classmethod
+    def _names_are_strings(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not isinstance(k, str):
+                raise ValueError(f"column names in types must be strings, got {k!r}")
+        return v

@@ -1,0 +1,105 @@
+"""A table <-> a matrix of integer tokens, one encoder per column kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..schema import TableSchema
+from .base import ColumnEncoder
+from .categorical import BooleanEncoder, CategoricalEncoder, TextEncoder
+from .datetime import DatetimeEncoder
+from .numeric import NumericEncoder
+from .simple import ConstantEncoder, EmptyEncoder, KeyEncoder
+
+ENCODERS: dict[str, type[ColumnEncoder]] = {
+    e.kind: e
+    for e in (
+        NumericEncoder, CategoricalEncoder, BooleanEncoder, TextEncoder, DatetimeEncoder,
+        KeyEncoder, ConstantEncoder, EmptyEncoder,
+    )
+}
+
+
+@dataclass
+class SubColumn:
+    """One token position of the model: ``column`` is the index of its table column."""
+
+    column: int
+    name: str
+    cardinality: int
+
+
+class TableEncoder:
+    """Encodes the modelled columns of a table to tokens ``[n_rows, n_sub]`` and back."""
+
+    def __init__(self, encoders: list[ColumnEncoder]):
+        self.encoders = encoders
+        self.subcolumns: list[SubColumn] = []
+        for ci, enc in enumerate(encoders):
+            for si, card in enumerate(enc.cardinalities):
+                self.subcolumns.append(SubColumn(ci, f"{enc.name}[{si}]", card))
+
+    @classmethod
+    def fit(cls, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator, config) -> TableEncoder:
+        encoders = []
+        for col in schema.columns:
+            if col.kind == "exclude":
+                continue
+            enc = ENCODERS[col.kind](col.name, col.dtype)
+            enc.fit(df[col.name], rng, protect=_protects(col.kind, config))
+            if isinstance(enc, CategoricalEncoder):
+                enc.replace_rare_ = config.rare_category_replacement
+            encoders.append(enc)
+        return cls(encoders)
+
+    @property
+    def columns(self) -> list[str]:
+        return [e.name for e in self.encoders]
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [s.cardinality for s in self.subcolumns]
+
+    @property
+    def column_of_sub(self) -> list[int]:
+        return [s.column for s in self.subcolumns]
+
+    def allowed(self) -> list[np.ndarray]:
+        return [a for e in self.encoders for a in e.allowed()]
+
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        parts = [e.encode(df[e.name]) for e in self.encoders if e.cardinalities]
+        if not parts:
+            return np.zeros((len(df), 0), dtype=np.int64)
+        return np.concatenate(parts, axis=1)
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.DataFrame:
+        out = {}
+        pos = 0
+        for e in self.encoders:
+            n = len(e.cardinalities)
+            out[e.name] = e.decode(tokens[:, pos : pos + n], rng, start=start).reset_index(drop=True)
+            pos += n
+        return pd.DataFrame(out)
+
+    def state(self) -> list[dict[str, Any]]:
+        return [e.state() for e in self.encoders]
+
+    @classmethod
+    def from_state(cls, state: list[dict[str, Any]]) -> TableEncoder:
+        return cls([ENCODERS[s["kind"]].from_state(s) for s in state])
+
+
+def _protects(kind: str, config) -> bool:
+    if kind in ("categorical", "boolean", "text"):
+        return config.rare_category_protection and kind != "boolean"
+    if kind in ("numeric", "datetime"):
+        return config.value_protection
+    return False
+
+
+__all__ = ["TableEncoder", "ColumnEncoder", "SubColumn", "ENCODERS"]

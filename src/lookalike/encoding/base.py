@@ -1,0 +1,73 @@
+"""What every column encoder provides: values <-> integer tokens, and its learned state."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+NULL = 0  # token 0 of a column's first sub-column is always "null"
+
+
+class ColumnEncoder:
+    """Turns one column into ``n_sub`` integer sub-columns ("tokens") and back.
+
+    Learned state lives in attributes ending in ``_`` and round-trips through
+    ``state()`` / ``from_state()`` as plain JSON, so the model file holds no pickles.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, name: str, dtype: str):
+        self.name = name
+        self.dtype = dtype
+
+    # --- learned state -------------------------------------------------------------
+    def fit(self, s: pd.Series, rng: np.random.Generator, protect: bool) -> ColumnEncoder:
+        return self
+
+    @property
+    def cardinalities(self) -> list[int]:
+        """Number of tokens of each sub-column (empty when the column is not modelled)."""
+        return []
+
+    def allowed(self) -> list[np.ndarray]:
+        """Per sub-column, which tokens may be sampled (e.g. null only if the data had nulls)."""
+        return [np.ones(c, dtype=bool) for c in self.cardinalities]
+
+    # --- transforms -----------------------------------------------------------------
+    def encode(self, s: pd.Series) -> np.ndarray:
+        """int64 array of shape [n, n_sub]."""
+        return np.zeros((len(s), 0), dtype=np.int64)
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.Series:
+        raise NotImplementedError
+
+    # --- persistence ----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        return {"kind": self.kind, "name": self.name, "dtype": self.dtype, **out}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ColumnEncoder:
+        enc = cls(state["name"], state["dtype"])
+        for k, v in state.items():
+            if k.endswith("_"):
+                setattr(enc, k, v)
+        return enc
+
+
+def protection_k(rng: np.random.Generator) -> int:
+    """Privacy threshold drawn around 5-7 so the threshold itself reveals nothing."""
+    return int(rng.integers(5, 8))
+
+
+def restore_dtype(s: pd.Series, dtype: str) -> pd.Series:
+    """Cast back to the input's dtype where the values allow it."""
+    try:
+        if dtype.startswith(("int", "uint")) and s.isna().any():
+            return s.astype("Int64" if dtype.startswith("int") else "UInt64")
+        return s.astype(dtype)
+    except (TypeError, ValueError):
+        return s

@@ -1,0 +1,162 @@
+"""Reading and writing tables: CSV (optionally gzipped), Parquet and DataFrames.
+
+Writes are atomic: output goes to a temporary file beside the target and is renamed at
+the end, so a failed job never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+READ_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+WRITE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+TableLike = "pd.DataFrame | str | os.PathLike[str]"
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in sorted(set(READ_SUFFIXES + WRITE_SUFFIXES), key=len, reverse=True):
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def read_table(data: pd.DataFrame | str | os.PathLike[str], name: str = "data") -> pd.DataFrame:
+    """Return ``data`` as a DataFrame, reading it from a CSV/Parquet path if needed.
+
+    Checks what every later stage relies on: at least one row and one column, and
+    unique, string column names.
+    """
+    if isinstance(data, pd.DataFrame):
+        df = data
+    else:
+        path = Path(data)
+        if not path.exists():
+            raise InputError(f"table '{name}': file not found: {path}; check the path")
+        if path.is_dir():
+            raise InputError(f"table '{name}': {path} is a directory; pass a CSV or Parquet file")
+        suffix = _suffix(path)
+        try:
+            if suffix in (".parquet", ".pq"):
+                df = pd.read_parquet(path)
+            elif suffix in (".csv", ".csv.gz", ".tsv"):
+                sep = "\t" if suffix == ".tsv" else ","
+                df = pd.read_csv(path, sep=sep, low_memory=False)
+            else:
+                raise InputError(
+                    f"table '{name}': unsupported file type '{suffix or path.name}'; "
+                    f"use one of {', '.join(READ_SUFFIXES)}"
+                )
+        except InputError:
+            raise
+        except pd.errors.EmptyDataError:
+            raise InputError(f"table '{name}': {path} is empty; it needs a header row and data rows") from None
+        except Exception as exc:  # parser errors, bad parquet, bad gzip, permissions
+            raise InputError(f"table '{name}': cannot read {path}: {exc.__class__.__name__}: {exc}") from None
+    check_frame(df, name)
+    return df
+
+
+def check_frame(df: pd.DataFrame, name: str = "data") -> None:
+    """Raise ``InputError`` if the frame has no rows/columns or unusable column names."""
+    if df.shape[1] == 0:
+        raise InputError(f"table '{name}': has no columns")
+    bad = [repr(c) for c in df.columns if not isinstance(c, str)]
+    if bad:
+        raise InputError(
+            f"table '{name}': column names must be strings, got {', '.join(bad[:5])}; "
+            "rename them, e.g. df.columns = df.columns.map(str)"
+        )
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise InputError(f"table '{name}': duplicate column names {dupes}; rename them so each is unique")
+    if len(df) == 0:
+        raise InputError(f"table '{name}': has no rows; a model needs data to learn from")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Validate an output path's type and folder before any work is done."""
+    p = Path(path)
+    if _suffix(p) not in WRITE_SUFFIXES:
+        raise InputError(f"output '{p}': unsupported file type; use one of {', '.join(WRITE_SUFFIXES)}")
+    if not p.parent.exists():
+        raise InputError(f"output '{p}': folder {p.parent} does not exist; create it first")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+class TableWriter:
+    """Appends DataFrame chunks to one CSV or Parquet file, atomically.
+
+    Used to stream large generated outputs without holding them in memory.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = check_output_path(path)
+        self._ctx = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._parquet = None
+        self._rows = 0
+
+    def __enter__(self) -> TableWriter:
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        assert self._tmp is not None, "use TableWriter as a context manager"
+        suffix = _suffix(self.path)
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+            else:
+                table = table.cast(self._parquet.schema)
+            self._parquet.write_table(table)
+        else:
+            compression = "gzip" if suffix == ".csv.gz" else None
+            mode = "w" if self._rows == 0 else "a"
+            if compression and mode == "a":
+                # gzip members can be concatenated; pandas writes one member per call
+                with open(self._tmp, "ab") as fh:
+                    chunk.to_csv(fh, index=False, header=False, compression="gzip")
+            else:
+                chunk.to_csv(self._tmp, index=False, header=self._rows == 0, mode=mode, compression=compression)
+        self._rows += len(chunk)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` to CSV/Parquet at ``path`` atomically; return the path."""
+    with TableWriter(path) as w:
+        w.write(df)
+    return w.path

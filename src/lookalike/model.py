@@ -1,0 +1,92 @@
+"""The network: an any-order autoregressive model over a table's token columns.
+
+Every sub-column i has its own small network that predicts a categorical distribution
+over its tokens from the embeddings of the sub-columns that come *before* it in the
+row's order. Which ones come before is given per row by a mask, so one model serves the
+canonical order (unconditional generation) and any "these columns are known" order
+(seeded generation, imputation, rebalancing).
+
+Shapes: B rows, S sub-columns, d embedding size, H hidden units, V the largest
+cardinality (every head's logits are padded to V; padding is masked out).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import os
+EMB_DROPOUT = float(os.environ.get("LK_EDROP", 0.0))
+SIZES = {"small": (8, 64), "medium": (12, 128), "large": (16, 256)}  # (emb_dim, hidden)
+
+
+class TabularModel(nn.Module):
+    def __init__(self, cardinalities: list[int], column_of_sub: list[int], size: str = "medium"):
+        super().__init__()
+        self.cardinalities = list(cardinalities)
+        self.column_of_sub = list(column_of_sub)
+        S = len(cardinalities)
+        V = max(cardinalities, default=1)
+        d, H = SIZES[size]
+        self.emb_dim, self.hidden = d, H
+        offsets = torch.tensor([0] + list(cardinalities[:-1]), dtype=torch.long).cumsum(0) if S else torch.zeros(0)
+        self.register_buffer("offsets", offsets.long(), persistent=False)
+        self.embedding = nn.Embedding(max(sum(cardinalities), 1), d)  # all sub-columns' tokens in one table
+        # per-target layers; the first sees [masked context embeddings | context mask]
+        self.w1 = nn.Parameter(torch.randn(S, S * d + S, H) / (S * d + S) ** 0.5)
+        self.b1 = nn.Parameter(torch.zeros(S, 1, H))
+        self.w2 = nn.Parameter(torch.randn(S, H, H) / H**0.5)
+        self.b2 = nn.Parameter(torch.zeros(S, 1, H))
+        self.w_out = nn.Parameter(torch.randn(S, H, V) / H**0.5)
+        self.b_out = nn.Parameter(torch.zeros(S, 1, V))
+        pad = torch.zeros(S, 1, V)
+        for i, c in enumerate(cardinalities):
+            pad[i, 0, c:] = float("-inf")
+        self.register_buffer("pad", pad, persistent=False)
+
+    @property
+    def n_sub(self) -> int:
+        return len(self.cardinalities)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, S] -> embeddings [B, S, d]; dropout here regularises cheaply."""
+        return F.dropout(self.embedding(tokens + self.offsets), EMB_DROPOUT, self.training)
+
+    def logits_from(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice = slice(None)) -> torch.Tensor:
+        """Logits of the targets given their visible context.
+
+        emb [B, S, d]; mask [B, T, S] (1 = sub-column visible to target t). Returns [T, B, V].
+        """
+        B, S, d = emb.shape
+        T = mask.shape[1]
+        x = mask.unsqueeze(-1) * emb.unsqueeze(1)  # [B, T, S, d]
+        x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
+        h = F.gelu(torch.baddbmm(self.b1[targets], x, self.w1[targets]))
+        h = F.gelu(torch.baddbmm(self.b2[targets], h, self.w2[targets]))
+        return torch.baddbmm(self.b_out[targets], h, self.w_out[targets]) + self.pad[targets]
+
+    def loss(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S]."""
+        logits = self.logits_from(self.embed(tokens), mask)  # [S, B, V]
+        S, B, V = logits.shape
+        return F.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B)) * S
+
+    def logits_for(self, emb: torch.Tensor, mask_row: torch.Tensor, target: int) -> torch.Tensor:
+        """Logits of one target: emb [B, S, d], mask_row [B, S] -> [B, card]."""
+        out = self.logits_from(emb, mask_row.unsqueeze(1), [target])[0]
+        return out[:, : self.cardinalities[target]]
+
+
+def order_masks(column_of_sub: list[int], ranks: torch.Tensor) -> torch.Tensor:
+    """Visibility masks from per-row column ranks.
+
+    ranks [B, C]: position of each table column in the row's order. Sub-columns of one
+    column come in their own order after the column's rank. Returns [B, S, S] float,
+    mask[b, i, j] = 1 when sub-column j comes before sub-column i in row b.
+    """
+    col = torch.as_tensor(column_of_sub, device=ranks.device)
+    S = len(column_of_sub)
+    sub_pos = torch.arange(S, device=ranks.device)
+    key = ranks[:, col].to(torch.float64) * (S + 1) + sub_pos  # [B, S] strict total order
+    return (key.unsqueeze(1) < key.unsqueeze(2)).to(torch.float32)

@@ -1,0 +1,68 @@
+"""Generation: draw token rows from the model, in batches, with temperature and top-p.
+
+Columns the caller already knows (seed values, the observed part of a row to impute)
+are passed as ``fixed``: they are visible to every other column, which is then drawn
+from its conditional distribution in the canonical order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .model import TabularModel
+
+
+def _top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose mass reaches top_p."""
+    sorted_p, idx = probs.sort(dim=-1, descending=True)
+    keep_sorted = sorted_p.cumsum(-1) - sorted_p < top_p
+    keep = torch.zeros_like(keep_sorted).scatter(-1, idx, keep_sorted)
+    return probs * keep
+
+
+@torch.no_grad()
+def sample_tokens(
+    model: TabularModel,
+    n: int,
+    allowed: list[np.ndarray],
+    gen: torch.Generator,
+    fixed: np.ndarray | None = None,
+    fixed_mask: np.ndarray | None = None,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    logit_bias: dict[int, torch.Tensor] | None = None,
+) -> np.ndarray:
+    """Token rows [n, S]. ``fixed``/``fixed_mask`` [n, S]: known tokens and where they are.
+
+    ``logit_bias`` adds a per-row bias [n, card] to a sub-column's logits (rebalancing).
+    """
+    device = next(model.parameters()).device
+    S = model.n_sub
+    tokens = torch.zeros((n, S), dtype=torch.long, device=device)
+    known = torch.zeros((n, S), dtype=torch.bool, device=device)
+    if fixed is not None:
+        tokens = torch.as_tensor(fixed, dtype=torch.long, device=device).clone()
+        known = torch.as_tensor(fixed_mask, dtype=torch.bool, device=device).clone()
+    if S == 0 or n == 0:
+        return tokens.cpu().numpy()
+    emb = model.embed(tokens)
+    neg = [torch.as_tensor(~a, device=device) for a in allowed]
+    for i in range(S):
+        todo = ~known[:, i]
+        if not bool(todo.any()):
+            continue
+        logits = model.logits_for(emb, known.float(), i).float()
+        logits = logits.masked_fill(neg[i], float("-inf"))
+        if logit_bias and i in logit_bias:
+            logits = logits + logit_bias[i].to(device)
+        if temperature != 1.0:
+            logits = logits / max(temperature, 1e-6)
+        probs = torch.softmax(logits, dim=-1)
+        if top_p < 1.0:
+            probs = _top_p_filter(probs, top_p)
+        draw = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+        tokens[:, i] = torch.where(todo, draw, tokens[:, i])
+        known[:, i] = True
+        emb[:, i] = model.embedding(tokens[:, i] + model.offsets[i])
+    return tokens.cpu().numpy()

@@ -1,0 +1,163 @@
+"""The training loop: batches, column orders, optimiser, schedule, early stopping, progress."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .model import TabularModel, order_masks
+
+log = logging.getLogger(__name__)
+
+import os as _os
+PREFIX_SHARE = float(_os.environ.get("LK_PREFIX", 0.5))  # share of rows trained with a random "known columns first" order
+MAX_VAL_ROWS = 5_000
+
+
+@dataclass
+class TrainProgress:
+    """Reported after every epoch (and to ``on_progress`` callbacks)."""
+
+    epoch: int
+    max_epochs: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    elapsed: float
+    eta: float | None
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    epochs: int
+    best_epoch: int
+    best_val_loss: float
+    seconds: float
+    stopped_by: str  # "early_stopping" | "max_epochs" | "max_training_time"
+    device: str
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def auto_batch_size(n_rows: int) -> int:
+    """~100 steps per epoch on mid-size data, within [32, 2048]."""
+    return int(2 ** np.clip(round(math.log2(max(n_rows, 1) / 100)), 5, 11))
+
+
+def random_ranks(n: int, n_cols: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Per-row column ranks [n, n_cols]: canonical for half of the rows; for the other half
+    a random subset of columns comes first (in random order), then the rest canonically.
+    This teaches the model every conditional that seeded generation and imputation need."""
+    canonical = torch.arange(n_cols, device=device, dtype=torch.float32).expand(n, n_cols)
+    if n_cols < 2:
+        return canonical.long()
+    r = torch.rand(n, n_cols, generator=gen, device=device)
+    size = torch.randint(1, n_cols, (n, 1), generator=gen, device=device)
+    first = r.argsort(dim=1).argsort(dim=1) < size  # the `size` columns with the smallest r
+    use_prefix = torch.rand(n, 1, generator=gen, device=device) < PREFIX_SHARE
+    key = torch.where(first & use_prefix, r - 1.0, canonical)
+    return key.argsort(dim=1).argsort(dim=1)
+
+
+def fit(
+    model: TabularModel,
+    tokens: np.ndarray,
+    config: TrainConfig,
+    gen: torch.Generator,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``tokens`` [n, S] in place; the best validation checkpoint is kept."""
+    device = pick_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    model.to(device)
+    n = len(tokens)
+    n_cols = max(model.column_of_sub) + 1 if model.column_of_sub else 1
+    perm = torch.randperm(n, generator=gen).numpy()
+    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(0.1 * n))))
+    val = torch.as_tensor(tokens[perm[:n_val]], device=device)
+    trn = torch.as_tensor(tokens[perm[n_val:]], device=device)
+    if n_val == 0:
+        val = trn
+    bs = config.batch_size or auto_batch_size(len(trn))
+    bs = min(bs, len(trn))
+    steps = max(1, len(trn) // bs)
+    val_masks = order_masks(model.column_of_sub, torch.arange(n_cols, device=device).expand(len(val), n_cols))
+
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=float(os.environ.get('LK_WD', 1e-4)))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, config.patience // 3))
+    best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    start = time.monotonic()
+    stopped_by = "max_epochs"
+    bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
+    epoch = 0
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        order = torch.randperm(len(trn), generator=gen, device="cpu").to(device)
+        total = 0.0
+        out_of_time = False
+        for step in range(steps):
+            batch = trn[order[step * bs : (step + 1) * bs]]
+            masks = order_masks(model.column_of_sub, random_ranks(len(batch), n_cols, gen, torch.device("cpu")).to(device))
+            loss = model.loss(batch, masks)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            if config.max_training_time and time.monotonic() - start > config.max_training_time:
+                out_of_time = True
+                break
+        val_loss = evaluate(model, val, val_masks)
+        sched.step(val_loss)
+        if val_loss < best - 1e-4:
+            best, best_epoch, bad_epochs = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        elapsed = time.monotonic() - start
+        eta = elapsed / epoch * (config.max_epochs - epoch)
+        if config.max_training_time:
+            eta = min(eta, max(config.max_training_time - elapsed, 0.0))
+        p = TrainProgress(epoch, config.max_epochs, total / (step + 1), val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
+        bar.update(1)
+        bar.set_postfix(train=f"{p.train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}")
+        if on_progress:
+            on_progress(p)
+        if out_of_time:
+            stopped_by = "max_training_time"
+            break
+        if bad_epochs >= config.patience:
+            stopped_by = "early_stopping"
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
+    log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
+             result.epochs, result.seconds, best_epoch, best, stopped_by)
+    return result
+
+
+@torch.no_grad()
+def evaluate(model: TabularModel, tokens: torch.Tensor, masks: torch.Tensor, batch_size: int = 4096) -> float:
+    model.eval()
+    total = 0.0
+    for i in range(0, len(tokens), batch_size):
+        b = tokens[i : i + batch_size]
+        total += float(model.loss(b, masks[i : i + batch_size])) * len(b)
+    return total / max(len(tokens), 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import Column, as_float, as_text, format_value
+from .columns import Column, as_float, as_text, codes_of, format_value
 
 N_BINS = 10
 OTHER = "_other_"
@@ -90,7 +90,7 @@ def _encode_column(s: pd.Series, b: ColumnBins) -> np.ndarray:
         code[isnull] = null
         return code.astype(np.int64)
     text = as_text(s)
-    code = pd.Categorical(text, categories=b.values).codes.astype(np.int64)
+    code = codes_of(text, b.values)
     code[code < 0] = other
     code[text.isna().to_numpy()] = null
     return code

@@ -99,6 +99,11 @@ def as_text(s: pd.Series) -> pd.Series:
     return s.astype("str").where(s.notna())
 
 
+def codes_of(text: pd.Series, categories: list[str]) -> np.ndarray:
+    """Position of each value in ``categories``; -1 for nulls and values not in it."""
+    return pd.Index(categories, dtype=object).get_indexer(text.astype(object)).astype(np.int64)
+
+
 def format_value(value: float, kind: Kind) -> str:
     """A numeric/datetime bin edge as readable text."""
     if not np.isfinite(value):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ._lgbm import fit_lgbm, predict
 from ._optional import require
-from .columns import Column, as_float, as_text
+from .columns import Column, as_float, as_text, codes_of
 
 MAX_ROWS = 10_000  # per class, like the privacy samples
 MIN_ROWS = 20  # per class; fewer cannot train and test a classifier
@@ -37,7 +37,9 @@ def features(frames: list[pd.DataFrame], columns: list[Column], train: pd.DataFr
         if c.kind == "categorical":
             cats = as_text(train[c.name]).value_counts().index[:MAX_CATEGORIES].astype(str).tolist()
             for o, df in zip(out, frames):
-                o[c.name] = pd.Categorical(as_text(df[c.name]), categories=cats + ["_other_"]).fillna("_other_")
+                code = codes_of(as_text(df[c.name]), cats)
+                code[code < 0] = len(cats)  # null, rare or unseen
+                o[c.name] = pd.Categorical.from_codes(code, categories=cats + ["_other_"])
         else:
             for o, df in zip(out, frames):
                 o[c.name] = as_float(df[c.name], c.kind)

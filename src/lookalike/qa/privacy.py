@@ -5,7 +5,8 @@ and datetimes as their quantile rank among training values, categoricals one-hot
 flagged. For each synthetic row we find its distance to the closest training record (DCR)
 and to the closest holdout record. A generator that generalises is as close to the
 holdout as to the training data (DCR share 0.5); one that memorises sits on its training
-rows (share towards 1).
+rows (share towards 1). Exact copies are found by hashing the full tables, so a copied
+training row has distance 0 even when its original is not in the training sample.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import Column, as_float, as_text
+from .columns import Column, as_float, as_text, codes_of
 
 MAX_ROWS = 10_000
 MAX_ONE_HOT = 100  # one-hot columns per categorical; rarer categories share one
@@ -28,6 +29,10 @@ class Neighbours:
 
     nearest: np.ndarray
     second: np.ndarray
+
+    def with_exact(self, exact: np.ndarray) -> Neighbours:
+        """Set the distance of rows known to have an exact copy in the reference table to 0."""
+        return Neighbours(np.where(exact, 0.0, self.nearest), self.second)
 
     @property
     def nndr(self) -> np.ndarray:
@@ -60,7 +65,7 @@ class Encoder:
             if c.kind == "categorical":
                 text = as_text(df[c.name])
                 cats = self.categories_[c.name]
-                code = pd.Categorical(text, categories=cats).codes.astype(np.int64)
+                code = codes_of(text, cats)
                 code[code < 0] = len(cats)  # rare or unseen
                 code[text.isna().to_numpy()] = len(cats) + 1
                 one_hot = np.zeros((len(df), len(cats) + 2))

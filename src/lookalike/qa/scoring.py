@@ -54,8 +54,9 @@ class Reference:
     encoder: priv.Encoder
     train_vectors: np.ndarray  # privacy sample, encoded, randomly ordered
     holdout_vectors: np.ndarray | None
-    train_hashes: np.ndarray
-    holdout_hashes: np.ndarray | None
+    train_hashes: np.ndarray  # every training row
+    holdout_hashes: np.ndarray | None  # every holdout row
+    holdout_sample: np.ndarray | None  # row positions behind holdout_vectors
     progress: bool
 
     @classmethod
@@ -71,9 +72,10 @@ class Reference:
         encoder = priv.Encoder(columns).fit(train)
         n = min(priv.MAX_ROWS, len(train), len(holdout) if holdout is not None else len(train))
         train_vectors = encoder.transform(train.iloc[rng.choice(len(train), n, replace=False)])
-        holdout_vectors = None
+        holdout_vectors = holdout_sample = None
         if holdout is not None:
-            holdout_vectors = encoder.transform(holdout.iloc[rng.choice(len(holdout), n, replace=False)])
+            holdout_sample = rng.choice(len(holdout), n, replace=False)
+            holdout_vectors = encoder.transform(holdout.iloc[holdout_sample])
         return cls(
             train=train,
             holdout=holdout,
@@ -88,6 +90,7 @@ class Reference:
             holdout_vectors=holdout_vectors,
             train_hashes=priv.row_hashes(train, columns),
             holdout_hashes=priv.row_hashes(holdout, columns) if holdout is not None else None,
+            holdout_sample=holdout_sample,
             progress=progress,
         )
 
@@ -235,18 +238,25 @@ def _accuracy_model(r: acc.AccuracyResult, ref: Reference) -> Accuracy:
 
 def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
     n = min(len(ref.train_vectors), len(synthetic))
-    syn_vectors = ref.encoder.transform(synthetic.iloc[rng.choice(len(synthetic), n, replace=False)])
+    sample = rng.choice(len(synthetic), n, replace=False)
+    syn_vectors = ref.encoder.transform(synthetic.iloc[sample])
     train_vectors = ref.train_vectors[:n]  # rows are in random order, so a prefix is a sample
-    to_train = priv.nearest(syn_vectors, train_vectors)
     syn_hashes = priv.row_hashes(synthetic, ref.columns)
     identical = priv.identical_share(syn_hashes, ref.train_hashes)
+    # exact copies are found in the full tables by hashing, nearest neighbours in the samples
+    to_train = priv.nearest(syn_vectors, train_vectors).with_exact(np.isin(syn_hashes[sample], ref.train_hashes))
     fields: dict = {}
     dcr_syn_hold = dcr_hold = None
     reasons: list[str] = []
     if ref.holdout_vectors is not None:
         holdout_vectors = ref.holdout_vectors[:n]
-        to_holdout = priv.nearest(syn_vectors, holdout_vectors)
-        hold_to_train = priv.nearest(holdout_vectors, train_vectors)
+        hold_hashes = ref.holdout_hashes[ref.holdout_sample[:n]]
+        to_holdout = priv.nearest(syn_vectors, holdout_vectors).with_exact(
+            np.isin(syn_hashes[sample], ref.holdout_hashes)
+        )
+        hold_to_train = priv.nearest(holdout_vectors, train_vectors).with_exact(
+            np.isin(hold_hashes, ref.train_hashes)
+        )
         share = priv.dcr_share(to_train.nearest, to_holdout.nearest)
         hold_identical = priv.identical_share(ref.holdout_hashes, ref.train_hashes)
         fields = dict(

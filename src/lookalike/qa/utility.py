@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import InputError
 from ._lgbm import fit_lgbm, predict
 from ._optional import require
-from .columns import Column, as_float, as_text
+from .columns import Column, as_float, as_text, codes_of
 from .discriminator import features
 
 MAX_ROWS = 50_000
@@ -56,7 +56,7 @@ def _xy(df, columns, target, task, classes, train, rng):
     if task == "regression":
         y = as_float(df[target.name], target.kind)
     else:
-        y = pd.Categorical(as_text(df[target.name]), categories=classes).codes.astype(np.float64)
+        y = codes_of(as_text(df[target.name]), classes).astype(np.float64)
         y[y < 0] = np.nan  # null or a class the training data never had
     keep = ~np.isnan(y)
     (x,) = features([df.iloc[keep]], columns, train)

@@ -97,6 +97,12 @@ def test_missing_synthetic_columns_are_named(frames):
         report(synthetic.drop(columns=["city", "level"]), train, holdout, out=None)
 
 
+def test_output_folder_must_exist(frames, tmp_path):
+    train, synthetic, holdout = frames
+    with pytest.raises(InputError, match="does not exist"):
+        report(synthetic, train, holdout, out=tmp_path / "nope" / "report.html")
+
+
 def test_without_holdout_reference_and_dcr_share_are_omitted(frames):
     train, synthetic, _ = frames
     metrics = report(synthetic, train, target="level", out=None)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..io import atomic_path, read_table
 from .columns import check_columns, infer_columns
 from .metrics import Metrics
@@ -54,6 +56,8 @@ def report(
     from .utility import check_target
 
     started = time.perf_counter()
+    for option, path in (("out", out), ("json_out", json_out)):
+        _check_output(option, path)
     train_df = read_table(train, "train")
     synthetic_df = read_table(synthetic, "synthetic")
     holdout_df = read_table(holdout, "holdout") if holdout is not None else None
@@ -98,6 +102,17 @@ def report(
     if json_out is not None:
         _write_text(json_out, metrics.model_dump_json(indent=2))
     return metrics
+
+
+def _check_output(option: str, path: str | os.PathLike | None) -> None:
+    """Fail before any work when an output cannot be written."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{option} '{p}': is a folder; pass a file name such as {p / 'report.html'}")
+    if not p.parent.exists():
+        raise InputError(f"{option} '{p}': folder {p.parent} does not exist; create it first")
 
 
 def _write_text(path: str | os.PathLike, text: str) -> None:

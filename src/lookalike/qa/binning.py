@@ -47,7 +47,7 @@ def fit_bins(train: pd.DataFrame, columns: list[Column], n_bins: int = N_BINS) -
 def _fit_column(s: pd.Series, col: Column, n_bins: int) -> ColumnBins:
     if col.kind in ("numeric", "datetime"):
         x = as_float(s, col.kind)
-        x = x[~np.isnan(x)]
+        x = x[np.isfinite(x)]  # infinities land in _other_
         distinct = np.unique(x)
         if len(distinct) > n_bins:
             edges = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))

@@ -127,6 +127,7 @@ def score(
     timings = Timings()
     notes: list[str] = []
     steps = tqdm(total=5, desc=title, disable=not progress, leave=False)
+    steps.set_postfix_str("accuracy")
 
     t = time.perf_counter()
     codes = encode(_sample(synthetic, MAX_ACCURACY_ROWS, rng), ref.bins)
@@ -136,11 +137,13 @@ def score(
         notes.append("No holdout given: the accuracy reference, DCR share and ML utility are omitted.")
     timings.accuracy = time.perf_counter() - t
     steps.update()
+    steps.set_postfix_str("privacy")
 
     t = time.perf_counter()
     privacy, dcr_syn, dcr_syn_hold, dcr_hold = _privacy(synthetic, ref, rng)
     timings.privacy = time.perf_counter() - t
     steps.update()
+    steps.set_postfix_str("discriminator")
 
     t = time.perf_counter()
     disc = discriminate(ref.train, synthetic, ref.columns, rng, seed)
@@ -156,6 +159,7 @@ def score(
         )
     timings.discriminator = time.perf_counter() - t
     steps.update()
+    steps.set_postfix_str("ML utility")
 
     t = time.perf_counter()
     utility = None
@@ -168,6 +172,7 @@ def score(
         notes.append(f"ML utility for target '{target}' needs a holdout to score on; omitted.")
     timings.utility = time.perf_counter() - t
     steps.update()
+    steps.set_postfix_str("correlations")
 
     t = time.perf_counter()
     v_train, v_syn = cramers_v(ref.train_codes, ref.sizes), cramers_v(codes, ref.sizes)

@@ -56,6 +56,7 @@ class Generator:
         self.training_ = training or {}
         self.holdout_: pd.DataFrame | None = None
         self.training_sample_: pd.DataFrame | None = None
+        self._path: Path | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -111,9 +112,59 @@ class Generator:
         frames = list(batches())
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
+    # --- QA -------------------------------------------------------------------------
+    def report(
+        self,
+        out: str | os.PathLike[str] | None = "report.html",
+        *,
+        n: int | None = None,
+        target: str | None = None,
+        seed: int = 0,
+        json_out: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        train: pd.DataFrame | str | os.PathLike[str] | None = None,
+        holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
+    ):
+        """Sample ``n`` rows and write the QA report against the training rows and the
+        holdout kept aside at training time (or the ``train``/``holdout`` passed here)."""
+        from .qa import report as qa_report
+
+        train_df = train if train is not None else self._qa_table("train")
+        holdout_df = holdout if holdout is not None else self._qa_table("holdout")
+        if train_df is None:
+            raise ConfigError(
+                "this model has no QA data beside it (MODEL.qa-train.parquet); pass the training table: "
+                "`lookalike report MODEL --train DATA`"
+            )
+        if not isinstance(train_df, pd.DataFrame):
+            from .io import read_table
+
+            train_df = read_table(train_df, "train")
+        n = n or min(len(train_df), self.training_.get("rows", len(train_df)))
+        synthetic = self.sample(n, seed=seed, progress=progress)
+        settings = {"training": self.training_, **self.config_.model_dump(mode="json")}
+        return qa_report(synthetic, train_df, holdout=holdout_df, target=target, out=out, json_out=json_out,
+                         seed=seed, progress=progress, settings=settings)
+
+    def _qa_table(self, which: str) -> pd.DataFrame | None:
+        attr = "training_sample_" if which == "train" else "holdout_"
+        if getattr(self, attr) is None and self._path is not None:
+            side = qa_sidecar(self._path, which)
+            if side.exists():
+                setattr(self, attr, pd.read_parquet(side))
+        return getattr(self, attr)
+
     # --- persistence ----------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model file (no training rows in it)."""
+        """Write the model file (no training rows in it). The rows kept for the QA report
+        (a training sample and the holdout) go to separate files beside it,
+        ``MODEL.qa-train.parquet`` and ``MODEL.qa-holdout.parquet``."""
+        path = check_model_path(path)
+        for which, df in (("train", self.training_sample_), ("holdout", self.holdout_)):
+            if df is not None:
+                from .io import write_table
+
+                write_table(df, qa_sidecar(path, which))
         parts = {
             "meta": {
                 "lookalike_version": __version__,
@@ -128,7 +179,9 @@ class Generator:
             "schema": self.schema_.model_dump(mode="json"),
             "encoders": self.encoder_.state(),
         }
-        return write_model_file(path, parts, self.model_.state_dict())
+        written = write_model_file(path, parts, self.model_.state_dict())
+        self._path = written
+        return written
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "auto") -> Generator:
@@ -137,13 +190,32 @@ class Generator:
         model = TabularModel(m["cardinalities"], m["column_of_sub"], size=m["size"])
         model.load_state_dict(state)
         model.to(pick_device(device)).eval()
-        return cls(
+        g = cls(
             TrainConfig.model_validate(parts["config"]),
             TableSchema.model_validate(parts["schema"]),
             TableEncoder.from_state(parts["encoders"]),
             model,
             parts["meta"].get("training", {}),
         )
+        g._path = Path(path)
+        return g
+
+
+def qa_sidecar(model_path: str | os.PathLike[str], which: str) -> Path:
+    p = Path(model_path)
+    return p.with_name(f"{p.name}.qa-{which}.parquet")
+
+
+def check_model_path(path: str | os.PathLike[str]) -> Path:
+    """Validate where a model file will go before any training happens."""
+    from .errors import ModelFileError
+
+    p = Path(path)
+    if p.is_dir():
+        raise ModelFileError(f"model path '{p}' is a directory; pass a file name such as {p / 'model.lookalike'}")
+    if not p.parent.exists():
+        raise ModelFileError(f"model path '{p}': folder {p.parent} does not exist; create it first")
+    return p
 
 
 def training_summary(result: TrainResult, rows: int, seconds_total: float) -> dict[str, Any]:

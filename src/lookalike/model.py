@@ -44,6 +44,12 @@ class TabularModel(nn.Module):
         for i, c in enumerate(cardinalities):
             pad[i, 0, c:] = float("-inf")
         self.register_buffer("pad", pad, persistent=False)
+        # a column's detail sub-tokens (e.g. the position inside a numeric bin) are context
+        # only for that column itself: for the others they are noise to overfit on
+        first = [i == 0 or column_of_sub[i - 1] != c for i, c in enumerate(column_of_sub)]
+        col = torch.tensor(column_of_sub)
+        visible = (col[:, None] == col[None, :]) | torch.tensor(first)[None, :] if S else torch.zeros(0, 0)
+        self.register_buffer("visible", visible.float(), persistent=False)
 
     @property
     def n_sub(self) -> int:
@@ -60,6 +66,7 @@ class TabularModel(nn.Module):
         """
         B, S, d = emb.shape
         T = mask.shape[1]
+        mask = mask * self.visible[targets]
         x = mask.unsqueeze(-1) * emb.unsqueeze(1)  # [B, T, S, d]
         x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
         h = F.gelu(torch.baddbmm(self.b1[targets], x, self.w1[targets]))

@@ -83,8 +83,6 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` on ``tokens`` [n, S] in place; the best validation checkpoint is kept."""
     device = pick_device(config.device)
-    if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
     model.to(device)
     n = len(tokens)
     n_cols = max(model.column_of_sub) + 1 if model.column_of_sub else 1
@@ -100,7 +98,7 @@ def fit(
     val_masks = order_masks(model.column_of_sub, torch.arange(n_cols, device=device).expand(len(val), n_cols))
 
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=float(os.environ.get('LK_WD', 1e-4)))
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, config.patience // 3))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=int(os.environ.get('LK_LRPAT', max(1, config.patience // 3))))
     best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
     start = time.monotonic()
     stopped_by = "max_epochs"
@@ -141,7 +139,7 @@ def fit(
         if out_of_time:
             stopped_by = "max_training_time"
             break
-        if bad_epochs >= config.patience:
+        if bad_epochs >= int(os.environ.get('LK_PAT', config.patience)):
             stopped_by = "early_stopping"
             break
     bar.close()

@@ -1,0 +1,208 @@
+"""The command line: a thin layer that parses arguments and calls the public API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    help="lookalike: train a generative model on a table, generate private synthetic look-alikes, "
+    "and prove their quality with a QA report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("lookalike")
+
+
+def _run(fn):
+    """Run ``fn``; a LookalikeError becomes one line on stderr and exit code 1."""
+    from .errors import LookalikeError
+
+    try:
+        return fn()
+    except LookalikeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _parse_types(pairs: list[str]) -> dict[str, str]:
+    from .errors import ConfigError
+
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise ConfigError(f"--type expects COLUMN=KIND (e.g. --type zip=categorical), got {p!r}")
+        k, v = p.rsplit("=", 1)
+        out[k] = v
+    return out
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+@app.command()
+def train(
+    data: Path = typer.Argument(..., help="Training table: CSV (optionally .gz) or Parquet."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the model file (e.g. model.lookalike)."),
+    max_training_time: Optional[float] = typer.Option(None, help="Stop training after this many seconds."),
+    max_epochs: Optional[int] = typer.Option(None, help="Stop training after this many epochs."),
+    training_size: Optional[int] = typer.Option(None, help="Train on a random subsample of this many rows."),
+    holdout: Optional[Path] = typer.Option(None, help="Your own holdout table for the QA report (else 10% is kept aside)."),
+    type_: list[str] = typer.Option([], "--type", help="Override a column's kind: COLUMN=numeric|categorical|datetime|boolean|key|text|exclude."),
+    seed: Optional[int] = typer.Option(None, help="Seed for a reproducible run."),
+    device: str = typer.Option("auto", help="auto|cpu|cuda."),
+    report: bool = typer.Option(False, "--report", help="Also write the QA report next to the model (MODEL.report.html)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
+):
+    """Train a model on DATA and save it to --out."""
+    _setup_logging(quiet)
+
+    def go():
+        import lookalike
+
+        options = dict(seed=seed, device=device, progress=not quiet, types=_parse_types(type_))
+        if max_training_time is not None:
+            options["max_training_time"] = max_training_time
+        if max_epochs is not None:
+            options["max_epochs"] = max_epochs
+        if training_size is not None:
+            options["max_training_rows"] = training_size
+        config = lookalike.api.make_config(options)  # fail on bad options before reading data
+        from .generator import check_model_path
+
+        check_model_path(out)
+        g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
+        path = g.save(out)
+        t = g.training_
+        typer.echo(f"model written to {path} ({t['rows']} rows, {t['epochs']} epochs, {t['seconds']:.1f}s)")
+        if report:
+            html = path.with_name(path.name + ".report.html")
+            m = g.report(out=html, progress=not quiet)
+            typer.echo(f"QA report written to {html} (accuracy {m.accuracy.overall:.3f})")
+
+    _run(go)
+
+
+@app.command()
+def generate(
+    model: Path = typer.Argument(..., help="Model file written by `lookalike train`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv, .csv.gz or .parquet."),
+    rows: Optional[int] = typer.Option(None, "--rows", "-n", help="Number of rows (default: as many as were trained on)."),
+    seed: Optional[int] = typer.Option(None, help="Seed: same model, options and seed give the same rows."),
+    temperature: float = typer.Option(1.0, help="Below 1: more typical rows; above 1: more diverse."),
+    top_p: float = typer.Option(1.0, help="Sample only from the most likely values covering this share of probability."),
+    device: str = typer.Option("auto", help="auto|cpu|cuda."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Generate synthetic rows from MODEL into --out (streamed in batches)."""
+    _setup_logging(quiet)
+
+    def go():
+        import lookalike
+        from .errors import ConfigError
+        from .io import check_output_path
+
+        if rows is not None and rows < 1:
+            raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
+        check_output_path(out)
+        g = lookalike.load(model, device=device)
+        path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet)
+        typer.echo(f"wrote {rows or g.training_.get('rows')} rows to {path}")
+
+    _run(go)
+
+
+@app.command()
+def report(
+    model: Optional[Path] = typer.Argument(None, help="A model file: report on a fresh sample against the data it kept aside."),
+    synthetic: Optional[Path] = typer.Option(None, help="Synthetic table to score (instead of MODEL)."),
+    train: Optional[Path] = typer.Option(None, help="The training table (with --synthetic)."),
+    holdout: Optional[Path] = typer.Option(None, help="Real rows never trained on: the reference for accuracy and privacy."),
+    target: Optional[str] = typer.Option(None, help="Column to predict for the ML-utility section."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML report path."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON."),
+    seed: int = typer.Option(0, help="Seed for sampling and the report's random draws."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Write the QA report: accuracy, privacy, fake-vs-real discriminator, ML utility."""
+    _setup_logging(quiet)
+
+    def go():
+        import lookalike
+        from .errors import ConfigError
+
+        if model is not None:
+            g = lookalike.load(model)
+            m = g.report(out=out, json_out=json_out, target=target, seed=seed, progress=not quiet, holdout=holdout, train=train)
+        else:
+            if synthetic is None or train is None:
+                raise ConfigError("pass a MODEL file, or both --synthetic and --train")
+            from .qa import report as qa_report
+
+            m = qa_report(synthetic, train, holdout=holdout, target=target, out=out, json_out=json_out,
+                          seed=seed, progress=not quiet)
+        typer.echo(f"QA report written to {out}: accuracy {m.accuracy.overall:.3f}"
+                   + (f", DCR share {m.privacy.dcr_share:.3f}" if getattr(m.privacy, "dcr_share", None) is not None else ""))
+
+    _run(go)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("lookalike-demo"), "--out", "-o", help="Folder for the demo's outputs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Train briefly on the bundled Titanic table and write a synthetic CSV (and a QA report)."""
+    _setup_logging(quiet)
+
+    def go():
+        from importlib.resources import files
+
+        import lookalike
+
+        out.mkdir(parents=True, exist_ok=True)
+        src = files("lookalike") / "examples" / "titanic.csv"
+        g = lookalike.train(str(src), max_training_time=20, seed=0, progress=not quiet)
+        model_path = g.save(out / "titanic.lookalike")
+        csv = g.sample(1309, seed=0, out=out / "titanic-synthetic.csv")
+        typer.echo(f"model:          {model_path}")
+        typer.echo(f"synthetic data: {csv}")
+        try:
+            m = g.report(out=out / "titanic-report.html", progress=not quiet)
+            typer.echo(f"QA report:      {out / 'titanic-report.html'} (accuracy {m.accuracy.overall:.3f})")
+        except lookalike.LookalikeError as exc:  # the report needs the `qa` extra
+            typer.echo(f"QA report skipped: {exc}")
+
+    _run(go)
+
+
+@app.command()
+def info(model: Path = typer.Argument(..., help="Model file.")):
+    """Show a model file's columns, options and training summary."""
+
+    def go():
+        import json
+
+        import lookalike
+
+        g = lookalike.load(model, device="cpu")
+        typer.echo(json.dumps({
+            "columns": {c.name: c.kind for c in g.schema_.columns},
+            "training": g.training_,
+            "config": g.config_.model_dump(mode="json"),
+        }, indent=2))
+
+    _run(go)
+
+
+def main() -> None:  # pragma: no cover
+    app()

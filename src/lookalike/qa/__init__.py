@@ -116,10 +116,8 @@ def _check_output(option: str, path: str | os.PathLike | None) -> None:
 
 
 def _write_text(path: str | os.PathLike, text: str) -> None:
-    """Write atomically; readable by others like a normal file (the temp file starts as 0600)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, 0o644)
 
 
 def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def render(data: Part, model: Part | None, ref: Reference, metrics: Metrics) -> 
 def _part(part: Part, ref: Reference, figs: _Figures, prefix: str) -> list[str]:
     m = part.metrics
     out = ["<h2>Summary</h2>", _summary(m)]
-    out += ["<h2>Accuracy per column</h2>", _column_table(m)]
+    out += ["<h2>Accuracy per column</h2>", "<p>Worst first, by mean bivariate accuracy.</p>", _column_table(m)]
     out += ["<h2>Univariate distributions</h2>", _univariate(part, ref, figs)]
     out += ["<h2>Bivariate distributions</h2>", _bivariate(part, ref, figs)]
     out += ["<h2>Privacy</h2>", _privacy(part, figs)]

@@ -14,4 +14,12 @@ from .config import TrainConfig  # noqa: E402
 from .errors import LookalikeError  # noqa: E402
 from .generator import Generator  # noqa: E402
 
-__all__ = ["train", "load", "Generator", "TrainConfig", "LookalikeError", "__version__"]
+
+def report(synthetic, train, holdout=None, target=None, out="report.html", **kwargs):
+    """Score a synthetic table against its training table (and an unseen holdout) and
+    write the QA report; returns ``Metrics``. See ``lookalike.qa.report``."""
+    from .qa import report as _report
+
+    return _report(synthetic, train, holdout=holdout, target=target, out=out, **kwargs)
+
+__all__ = ["train", "load", "report", "Generator", "TrainConfig", "LookalikeError", "__version__"]

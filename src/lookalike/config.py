@@ -33,7 +33,7 @@ class TrainConfig(BaseModel):
     max_training_time: float | None = Field(default=None, gt=0, description="Seconds; training stops after this.")
     batch_size: int | None = Field(default=None, ge=8, description="Rows per step; None picks one from the data size.")
     learning_rate: float = Field(default=3e-3, gt=0)
-    patience: int = Field(default=8, ge=1, description="Epochs without validation improvement before stopping.")
+    patience: int = Field(default=5, ge=1, description="Epochs without validation improvement before stopping.")
     seed: int | None = Field(default=None, description="Makes a CPU run reproducible.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     rare_category_protection: bool = Field(

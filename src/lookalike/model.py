@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import os
-EMB_DROPOUT = float(os.environ.get("LK_EDROP", 0.0))
+EMB_DROPOUT = 0.2
 SIZES = {"small": (8, 64), "medium": (12, 128), "large": (16, 256)}  # (emb_dim, hidden)
 
 

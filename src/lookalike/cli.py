@@ -204,5 +204,23 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
     _run(go)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but localhost requires --token."),
+    port: int = typer.Option(8000, help="Port."),
+    data_dir: Path = typer.Option(Path("lookalike-data"), help="Where datasets, models, outputs and the SQLite state live."),
+    token: Optional[str] = typer.Option(None, envvar="LOOKALIKE_TOKEN", help="API token (required beyond localhost)."),
+):
+    """Start the local web app and REST API (OpenAPI docs at /docs)."""
+    _setup_logging(False)
+
+    def go():
+        from .server import run
+
+        run(host=host, port=port, data_dir=data_dir, token=token)
+
+    _run(go)
+
+
 def main() -> None:  # pragma: no cover
     app()

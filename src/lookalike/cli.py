@@ -45,6 +45,19 @@ def _parse_types(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _json_option(text: str | None, name: str):
+    import json
+
+    from .errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} expects JSON, e.g. '{{\"income\": {{\">50K\": 0.5}}}}' ({exc})") from None
+
+
 def _setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -100,6 +113,10 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="Seed: same model, options and seed give the same rows."),
     temperature: float = typer.Option(1.0, help="Below 1: more typical rows; above 1: more diverse."),
     top_p: float = typer.Option(1.0, help="Sample only from the most likely values covering this share of probability."),
+    seed_data: Optional[Path] = typer.Option(None, "--seed-data", help="Seed table: one output row per seed row, keeping its filled values."),
+    impute: list[str] = typer.Option([], "--impute", help="Column that is never null in the output (repeatable)."),
+    rebalance: Optional[str] = typer.Option(None, help='Category shares as JSON, e.g. \'{"income": {">50K": 0.5}}\'.'),
+    fairness: Optional[str] = typer.Option(None, help='Statistical parity as JSON, e.g. \'{"target": "income", "sensitive": ["sex"]}\'.'),
     device: str = typer.Option("auto", help="auto|cpu|cuda."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -115,8 +132,33 @@ def generate(
             raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
         check_output_path(out)
         g = lookalike.load(model, device=device)
-        path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet)
-        typer.echo(f"wrote {rows or g.training_.get('rows')} rows to {path}")
+        path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet,
+                        seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"),
+                        fairness=_json_option(fairness, "--fairness"))
+        typer.echo(f"wrote {path}")
+
+    _run(go)
+
+
+@app.command()
+def impute(
+    model: Path = typer.Argument(..., help="Model file written by `lookalike train`."),
+    data: Path = typer.Argument(..., help="Table with missing values to fill (CSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv, .csv.gz or .parquet."),
+    column: list[str] = typer.Option([], "--column", "-c", help="Fill only this column (repeatable; default: all)."),
+    seed: Optional[int] = typer.Option(None, help="Seed for reproducible draws."),
+):
+    """Fill the missing values of DATA, each drawn given the rest of its row."""
+
+    def go():
+        import lookalike
+        from .io import check_output_path, write_table
+
+        check_output_path(out)
+        g = lookalike.load(model)
+        df = g.impute(data, columns=column or None, seed=seed)
+        write_table(df, out)
+        typer.echo(f"wrote {len(df)} rows to {out}")
 
     _run(go)
 

@@ -20,7 +20,8 @@ from .encoding import TableEncoder
 from .errors import ConfigError
 from .io import TableWriter
 from .model import TabularModel
-from .sampling import sample_tokens
+from .controls import Controls, null_forbidden, rebalance_targets, seed_tokens, validate
+from .sampling import fair_resample, marginal, sample_tokens
 from .schema import TableSchema
 from .training import TrainResult, pick_device
 
@@ -74,14 +75,32 @@ class Generator:
         seed: int | None = None,
         temperature: float = 1.0,
         top_p: float = 1.0,
+        seed_data: pd.DataFrame | str | os.PathLike[str] | None = None,
+        impute: list[str] | None = None,
+        rebalance: dict[str, dict[str, float]] | None = None,
+        fairness: dict[str, Any] | None = None,
         out: str | os.PathLike[str] | None = None,
         progress: bool = False,
     ) -> pd.DataFrame | Path:
         """Generate ``n`` synthetic rows (default: as many as the training data had).
 
+        - ``seed_data``: a table with some columns filled; one row per seed row keeping
+          its values, the other columns drawn from the model's conditional distribution.
+        - ``impute``: columns that are never null in the output; their values are drawn
+          given the row's other values.
+        - ``rebalance``: ``{column: {category: share}}`` sets category shares; the other
+          columns follow their conditional distribution given that column.
+        - ``fairness``: ``{"target": col, "sensitive": [cols]}``: the target's distribution
+          does not depend on the sensitive columns (statistical parity).
+        - ``temperature`` < 1 gives more typical rows, > 1 more diverse; ``top_p`` < 1 draws
+          only from the most likely values covering that probability mass.
+
         Returns a DataFrame, or, with ``out``, streams the rows to that CSV/Parquet file in
         batches (for outputs larger than memory) and returns its path.
         """
+        controls = validate(self.encoder_, seed_data, impute, rebalance, fairness)
+        if controls.seed_data is not None:
+            n = len(controls.seed_data)
         n = self.training_.get("rows", 1000) if n is None else n
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"number of rows must be a positive integer, got {n!r}")
@@ -92,25 +111,102 @@ class Generator:
         device = next(self.model_.parameters()).device
         gen = _torch_generator(seed, device)
         rng = np.random.default_rng(None if seed is None else [int(seed), 1])
-        allowed = self.encoder_.allowed()
 
         def batches():
             done = 0
             with tqdm(total=int(n), desc="generating", unit="row", disable=not progress, leave=False) as bar:
                 while done < n:
                     m = min(GENERATION_BATCH, n - done)
-                    tokens = sample_tokens(self.model_, m, allowed, gen, temperature=temperature, top_p=top_p)
-                    yield self.encoder_.decode(tokens, rng, start=done)
+                    yield self._generate(m, done, controls, gen, rng, temperature, top_p)
                     done += m
                     bar.update(m)
 
         if out is not None:
-            with TableWriter(out) as w:
+            meta = {"lookalike_version": __version__, "rows": int(n), "seed": seed, "temperature": temperature,
+                    "top_p": top_p, **controls.describe(), "model_training": self.training_}
+            with TableWriter(out, metadata=meta) as w:
                 for chunk in batches():
                     w.write(chunk)
             return w.path
         frames = list(batches())
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def impute(self, data: pd.DataFrame | str | os.PathLike[str], columns: list[str] | None = None, *,
+               seed: int | None = None, temperature: float = 1.0) -> pd.DataFrame:
+        """Fill the nulls of a (real) table row by row: each missing value is drawn from the
+        model's distribution given that row's known values. Known values stay as they are.
+        ``columns`` limits which columns are filled (default: every modelled column)."""
+        from .io import read_table
+
+        df = read_table(data, "impute").reset_index(drop=True)
+        columns = [c for c in (columns or self.encoder_.columns) if self.encoder_.subs_of(c)] if columns is None else columns
+        validate(self.encoder_, impute=columns)
+        device = next(self.model_.parameters()).device
+        gen = _torch_generator(seed, device)
+        rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+        out = df.copy()
+        for start in range(0, len(df), GENERATION_BATCH):
+            part = df.iloc[start : start + GENERATION_BATCH]
+            fixed, mask = seed_tokens(self.encoder_, part)
+            allowed = null_forbidden(self.encoder_.allowed(), [self.encoder_.subs_of(c)[0] for c in columns])
+            tokens = sample_tokens(self.model_, len(part), allowed, gen, fixed, mask, temperature=temperature)
+            filled = self.encoder_.decode(tokens, rng, start=start)
+            for c in columns:
+                if c not in out.columns:
+                    continue
+                gaps = part[c].isna().to_numpy()
+                if gaps.any():
+                    idx = part.index[gaps]
+                    if out[c].isna().all() and out[c].dtype == object:
+                        out[c] = out[c].astype(filled[c].dtype)
+                    out.loc[idx, c] = filled[c].to_numpy()[gaps]
+        return out
+
+    def _generate(self, m: int, start: int, controls: Controls, gen: torch.Generator, rng: np.random.Generator,
+                  temperature: float, top_p: float) -> pd.DataFrame:
+        """One batch of ``m`` rows under the given controls."""
+        enc, model = self.encoder_, self.model_
+        allowed = enc.allowed()
+        S = len(enc.subcolumns)
+        fixed, mask = np.zeros((m, S), dtype=np.int64), np.zeros((m, S), dtype=bool)
+        seed_part = None
+        if controls.seed_data is not None:
+            seed_part = controls.seed_data.iloc[start : start + m].reset_index(drop=True)
+            fixed, mask = seed_tokens(enc, seed_part)
+        for col, shares in controls.rebalance.items():
+            sub = enc.subs_of(col)[0]
+            target = rebalance_targets(enc, col, shares, marginal(model, sub, allowed[sub]))
+            probs = torch.as_tensor(target, dtype=torch.float32, device=gen.device)
+            draw = torch.multinomial(probs, m, replacement=True, generator=gen).cpu().numpy()
+            free = ~mask[:, sub]
+            fixed[free, sub] = draw[free]
+            mask[:, sub] = True
+        tokens = sample_tokens(model, m, allowed, gen, fixed, mask, temperature=temperature, top_p=top_p)
+        if controls.impute:
+            subs = [i for c in controls.impute for i in enc.subs_of(c)]
+            keep = np.ones((m, S), dtype=bool)
+            keep[:, subs] = mask[:, subs]  # values given in the seed stay
+            firsts = [enc.subs_of(c)[0] for c in controls.impute]
+            tokens = sample_tokens(model, m, null_forbidden(allowed, firsts), gen, tokens, keep,
+                                   temperature=temperature, top_p=top_p)
+        if controls.fairness:
+            f = controls.fairness
+            target = enc.subs_of(f["target"])[0]
+            group_cols = [enc.subs_of(c)[0] for c in f["sensitive"] if enc.subs_of(c)]
+            _, groups = np.unique(tokens[:, group_cols], axis=0, return_inverse=True)
+            tokens = fair_resample(model, tokens, target, groups.reshape(-1), allowed[target], gen)
+        df = enc.decode(tokens, rng, start=start)
+        if seed_part is not None:
+            for col in seed_part.columns:
+                if col in df.columns:  # seed values come back exactly, not re-decoded
+                    known = seed_part[col].notna().to_numpy()
+                    if known.any():
+                        merged = df[col].to_numpy(dtype=object, copy=True)
+                        merged[known] = seed_part[col].to_numpy(dtype=object)[known]
+                        df[col] = pd.Series(merged, name=col).astype(df[col].dtype, errors="ignore")
+                else:
+                    df[col] = seed_part[col].to_numpy()
+        return df
 
     # --- QA -------------------------------------------------------------------------
     def report(
@@ -124,9 +220,14 @@ class Generator:
         progress: bool = False,
         train: pd.DataFrame | str | os.PathLike[str] | None = None,
         holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
+        **controls,
     ):
         """Sample ``n`` rows and write the QA report against the training rows and the
-        holdout kept aside at training time (or the ``train``/``holdout`` passed here)."""
+        holdout kept aside at training time (or the ``train``/``holdout`` passed here).
+
+        Generation ``controls`` (``seed_data``, ``impute``, ``rebalance``, ``fairness``,
+        ``temperature``, ``top_p``) shape the delivered data; the report then scores it
+        (Data QA) beside the model's plain unconditional sample (Model QA)."""
         from .qa import report as qa_report
 
         train_df = train if train is not None else self._qa_table("train")
@@ -141,10 +242,13 @@ class Generator:
 
             train_df = read_table(train_df, "train")
         n = n or min(len(train_df), self.training_.get("rows", len(train_df)))
-        synthetic = self.sample(n, seed=seed, progress=progress)
-        settings = {"training": self.training_, **self.config_.model_dump(mode="json")}
+        synthetic = self.sample(n, seed=seed, progress=progress, **controls)
+        model_sample = self.sample(n, seed=seed, progress=progress) if any(
+            controls.get(k) is not None for k in ("seed_data", "impute", "rebalance", "fairness")) else None
+        settings = {"training": self.training_, **self.config_.model_dump(mode="json"),
+                    "generation": {k: v for k, v in controls.items() if k != "seed_data"}}
         return qa_report(synthetic, train_df, holdout=holdout_df, target=target, out=out, json_out=json_out,
-                         seed=seed, progress=progress, settings=settings)
+                         seed=seed, progress=progress, settings=settings, model_sample=model_sample)
 
     def _qa_table(self, which: str) -> pd.DataFrame | None:
         attr = "training_sample_" if which == "train" else "holdout_"

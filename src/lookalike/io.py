@@ -7,6 +7,7 @@ the end, so a failed job never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -117,8 +118,11 @@ class TableWriter:
     Used to stream large generated outputs without holding them in memory.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], metadata: dict | None = None):
+        """``metadata`` (JSON-able: how the rows were made) goes into the Parquet schema,
+        or for CSV into ``<path>.meta.json`` beside it."""
         self.path = check_output_path(path)
+        self.metadata = metadata
         self._ctx = atomic_path(self.path)
         self._tmp: Path | None = None
         self._parquet = None
@@ -136,6 +140,10 @@ class TableWriter:
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if self._parquet is None and self.metadata is not None:
+                meta = dict(table.schema.metadata or {})
+                meta[b"lookalike"] = json.dumps(self.metadata, default=str).encode()
+                table = table.replace_schema_metadata(meta)
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self._tmp, table.schema)
             else:
@@ -156,6 +164,10 @@ class TableWriter:
         if self._parquet is not None:
             self._parquet.close()
         self._ctx.__exit__(exc_type, exc, tb)
+        if exc_type is None and self.metadata is not None and _suffix(self.path) != ".parquet":
+            side = self.path.with_name(self.path.name + ".meta.json")
+            with atomic_path(side) as tmp:
+                tmp.write_text(json.dumps(self.metadata, indent=2, default=str))
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

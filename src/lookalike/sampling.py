@@ -66,3 +66,49 @@ def sample_tokens(
         known[:, i] = True
         emb[:, i] = model.embedding(tokens[:, i] + model.offsets[i])
     return tokens.cpu().numpy()
+
+
+@torch.no_grad()
+def marginal(model: TabularModel, sub: int, allowed: np.ndarray) -> np.ndarray:
+    """The model's marginal distribution of one sub-column (nothing else known)."""
+    device = next(model.parameters()).device
+    emb = model.embed(torch.zeros((1, model.n_sub), dtype=torch.long, device=device))
+    logits = model.logits_for(emb, torch.zeros((1, model.n_sub), device=device), sub)[0].float()
+    logits = logits.masked_fill(torch.as_tensor(~allowed, device=device), float("-inf"))
+    return torch.softmax(logits, -1).cpu().numpy().astype("float64")
+
+
+@torch.no_grad()
+def fair_resample(
+    model: TabularModel,
+    tokens: np.ndarray,
+    target: int,
+    groups: np.ndarray,
+    allowed: np.ndarray,
+    gen: torch.Generator,
+    iterations: int = 50,
+) -> np.ndarray:
+    """Redraw sub-column ``target`` given every other column, reweighted per group so the
+    target's distribution is the same in every group (statistical parity) while each row
+    keeps its own conditional odds. ``groups`` [n] are integer group ids."""
+    device = next(model.parameters()).device
+    t = torch.as_tensor(tokens, device=device)
+    known = torch.ones_like(t, dtype=torch.float32)
+    known[:, target] = 0.0
+    logits = model.logits_for(model.embed(t), known, target).double()
+    logits = logits.masked_fill(torch.as_tensor(~allowed, device=device), float("-inf"))
+    p = torch.softmax(logits, -1)  # [n, K]
+    overall = p.mean(0)
+    g = torch.as_tensor(groups, device=device)
+    out = p.clone()
+    for gid in torch.unique(g):
+        rows = g == gid
+        pg, w = p[rows], torch.ones_like(overall)
+        for _ in range(iterations):  # iterative proportional fitting of the group's mean to `overall`
+            q = pg * w
+            q = q / q.sum(-1, keepdim=True).clamp_min(1e-12)
+            w = w * overall / q.mean(0).clamp_min(1e-12)
+        out[rows] = q
+    result = tokens.copy()
+    result[:, target] = torch.multinomial(out.float(), 1, generator=gen).squeeze(1).cpu().numpy()
+    return result

@@ -68,6 +68,14 @@ class TableEncoder:
     def column_of_sub(self) -> list[int]:
         return [s.column for s in self.subcolumns]
 
+    def subs_of(self, column: str) -> list[int]:
+        """Indices of the sub-columns (token positions) of a table column."""
+        ci = self.columns.index(column)
+        return [i for i, s in enumerate(self.subcolumns) if s.column == ci]
+
+    def encoder(self, column: str) -> ColumnEncoder:
+        return self.encoders[self.columns.index(column)]
+
     def allowed(self) -> list[np.ndarray]:
         return [a for e in self.encoders for a in e.allowed()]
 

@@ -75,7 +75,11 @@ def train(
     if config.max_training_rows and len(df) > config.max_training_rows:
         df = df.iloc[np.sort(rng.choice(len(df), config.max_training_rows, replace=False))].reset_index(drop=True)
 
+    unknown = [c for c in config.context_columns if c not in df.columns]
+    if unknown:
+        raise ConfigError(f"context_columns: unknown column(s) {unknown}; the table's columns are {list(df.columns)}")
     encoder = TableEncoder.fit(df, schema, rng, config)
+    context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
     tokens = encoder.encode(df)
     seed = int(rng.integers(2**62)) if config.seed is not None else None
     with torch.random.fork_rng(devices=[]):
@@ -89,7 +93,7 @@ def train(
 
             result = TrainResult(0, 0, 0.0, 0.0, "nothing_to_learn", pick_device(config.device).type)
         else:
-            result = fit(model, tokens, config, gen, on_progress)
+            result = fit(model, tokens, config, gen, on_progress, context=context)
     g = Generator(config, schema, encoder, model, training_summary(result, len(df), time.monotonic() - t0))
     g.holdout_ = hold if len(hold) else None
     g.training_sample_ = df if len(df) <= MAX_TRAINING_SAMPLE_FOR_QA else df.sample(

@@ -45,6 +45,11 @@ class TrainConfig(BaseModel):
     value_protection: bool = Field(
         default=True, description="Numeric/datetime ranges are not set by single individuals (extremes clipped)."
     )
+    context_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns that are always given at generation (e.g. a parent's attributes): they come first "
+        "in every order and are not learned, so the model learns the rest conditioned on them.",
+    )
     model_size: Literal["small", "medium", "large"] = "medium"
     progress: bool = Field(default=True, description="Show a progress bar.")
 

@@ -72,11 +72,14 @@ class TabularModel(nn.Module):
         h = F.gelu(torch.baddbmm(self.b2[targets], h, self.w2[targets]))
         return torch.baddbmm(self.b_out[targets], h, self.w_out[targets]) + self.pad[targets]
 
-    def loss(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S]."""
+    def loss(self, tokens: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S];
+        weights [S] (0 for context columns that are given, never generated)."""
         logits = self.logits_from(self.embed(tokens), mask)  # [S, B, V]
         S, B, V = logits.shape
-        return F.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B)) * S
+        ce = F.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B), reduction="none").view(S, B)
+        per_sub = ce.mean(1)
+        return per_sub.sum() if weights is None else (per_sub * weights).sum()
 
     def logits_for(self, emb: torch.Tensor, mask_row: torch.Tensor, target: int) -> torch.Tensor:
         """Logits of one target: emb [B, S, d], mask_row [B, S] -> [B, card]."""

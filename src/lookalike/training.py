@@ -59,19 +59,31 @@ def auto_batch_size(n_rows: int) -> int:
     return int(2 ** np.clip(round(math.log2(max(n_rows, 1) / 100)), 5, 11))
 
 
-def random_ranks(n: int, n_cols: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+def random_ranks(n: int, n_cols: int, gen: torch.Generator, device: torch.device,
+                 context: torch.Tensor | None = None) -> torch.Tensor:
     """Per-row column ranks [n, n_cols]: canonical for half of the rows; for the other half
     a random subset of columns comes first (in random order), then the rest canonically.
-    This teaches the model every conditional that seeded generation and imputation need."""
+    This teaches the model every conditional that seeded generation and imputation need.
+    ``context`` [n_cols] bool marks columns that always come first."""
     canonical = torch.arange(n_cols, device=device, dtype=torch.float32).expand(n, n_cols)
     if n_cols < 2:
         return canonical.long()
     r = torch.rand(n, n_cols, generator=gen, device=device)
     size = torch.randint(1, n_cols, (n, 1), generator=gen, device=device)
-    first = r.argsort(dim=1).argsort(dim=1) < size  # the `size` columns with the smallest r
+    known = r.argsort(dim=1).argsort(dim=1) < size  # the `size` columns with the smallest r
     use_prefix = torch.rand(n, 1, generator=gen, device=device) < PREFIX_SHARE
-    key = torch.where(first & use_prefix, r - 1.0, canonical)
+    key = torch.where(known & use_prefix, r - 1.0, canonical)
+    if context is not None:
+        key = torch.where(context.to(device), canonical - 2.0 * n_cols, key)
     return key.argsort(dim=1).argsort(dim=1)
+
+
+def canonical_ranks(n: int, n_cols: int, device: torch.device, context: torch.Tensor | None = None) -> torch.Tensor:
+    """The generation order for every row: context columns first, then the input order."""
+    key = torch.arange(n_cols, device=device, dtype=torch.float32)
+    if context is not None:
+        key = torch.where(context.to(device), key - 2.0 * n_cols, key)
+    return key.argsort().argsort().expand(n, n_cols)
 
 
 def fit(
@@ -80,6 +92,7 @@ def fit(
     config: TrainConfig,
     gen: torch.Generator,
     on_progress: Callable[[TrainProgress], None] | None = None,
+    context: list[int] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``tokens`` [n, S] in place; the best validation checkpoint is kept.
 
@@ -87,6 +100,9 @@ def fit(
     stops improving (early stopping); (2) annealing: a few epochs at ``lr / 10`` with 4x
     the batch size, which removes the optimiser's noise from the final weights (on adult
     this moves accuracy from ~0.973 to ~0.987).
+
+    ``context``: indices of table columns always given at generation; they come first in
+    every order and carry no loss.
     """
     device = pick_device(config.device)
     model.to(device)
@@ -96,7 +112,11 @@ def fit(
     n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(0.1 * n))))
     trn = torch.as_tensor(tokens[perm[n_val:]], device=device)
     val = torch.as_tensor(tokens[perm[:n_val]], device=device) if n_val else trn
-    val_masks = order_masks(model.column_of_sub, torch.arange(n_cols, device=device).expand(len(val), n_cols))
+    is_context = torch.zeros(n_cols, dtype=torch.bool)
+    is_context[list(context or [])] = True
+    ctx = is_context if context else None
+    weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
+    val_masks = order_masks(model.column_of_sub, canonical_ranks(len(val), n_cols, device, ctx))
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
 
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
@@ -116,8 +136,8 @@ def fit(
         total = 0.0
         for step in range(steps):
             batch = trn[order[step * batch_size : (step + 1) * batch_size]]
-            ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu")).to(device)
-            loss = model.loss(batch, order_masks(model.column_of_sub, ranks))
+            ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
+            loss = model.loss(batch, order_masks(model.column_of_sub, ranks), weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -138,7 +158,7 @@ def fit(
     epoch = 0
     for epoch in range(1, config.max_epochs + 1):
         train_loss, out_of_time = run_epoch(bs, deadline)
-        val_loss = evaluate(model, val, val_masks)
+        val_loss = evaluate(model, val, val_masks, weights)
         sched.step(val_loss)
         if val_loss < best - 1e-4:
             best, best_epoch, bad_epochs = val_loss, epoch, 0
@@ -162,7 +182,7 @@ def fit(
             break
         epoch += 1
         train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget)
-        val_loss = evaluate(model, val, val_masks)
+        val_loss = evaluate(model, val, val_masks, weights)
         if val_loss < best:
             best, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -179,10 +199,11 @@ def fit(
 
 
 @torch.no_grad()
-def evaluate(model: TabularModel, tokens: torch.Tensor, masks: torch.Tensor, batch_size: int = 4096) -> float:
+def evaluate(model: TabularModel, tokens: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor,
+             batch_size: int = 4096) -> float:
     model.eval()
     total = 0.0
     for i in range(0, len(tokens), batch_size):
         b = tokens[i : i + batch_size]
-        total += float(model.loss(b, masks[i : i + batch_size])) * len(b)
+        total += float(model.loss(b, masks[i : i + batch_size], weights)) * len(b)
     return total / max(len(tokens), 1)

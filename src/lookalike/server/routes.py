@@ -1,0 +1,407 @@
+"""The REST API: thin routes over the public API (``lookalike.train``, ``load``,
+``Generator.sample``, ``lookalike.report``, ``schema.infer_schema``, ``io.read_table``).
+
+Parameters are IDs (12 hex characters), never paths; every file lives in the data dir
+under a folder named by its ID. Training, generation and reports are jobs: the request
+returns 202 and the job at once; poll ``GET /api/jobs/{id}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from .. import __version__
+from . import schemas as s
+from .store import new_id
+from .tasks import SAMPLE_CONTROLS
+
+router = APIRouter(prefix="/api")
+Id = Annotated[str, PathParam(pattern=s.ID_PATTERN, description="12 hex characters")]
+OptionalId = Annotated[str | None, Query(pattern=s.ID_PATTERN)]
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+PREVIEW_ROWS = 20
+COPY_CHUNK = 1 << 20
+
+
+def _ctx(request: Request):
+    return request.app.state.lookalike
+
+
+def _get(request: Request, table: str, id: str) -> dict[str, Any]:
+    row = _ctx(request).store.get(table, id)
+    if row is None:
+        raise HTTPException(404, f"{table[:-1]} {id} not found")
+    return row
+
+
+# --- info -------------------------------------------------------------------------------
+@router.get("/info", response_model=s.Info, summary="Version, limits and what this engine supports")
+def info(request: Request):
+    from ..config import ColumnType
+
+    ctx = _ctx(request)
+    return s.Info(version=__version__, max_upload_bytes=ctx.max_upload_bytes, upload_types=list(TABLE_SUFFIXES),
+                  generation_controls=sorted(supported_controls()), column_types=list(ColumnType.__args__),
+                  token_required=ctx.token_required)
+
+
+def supported_controls() -> set[str]:
+    """Which generation controls ``Generator.sample`` accepts in this engine version."""
+    from ..generator import Generator
+
+    params = inspect.signature(Generator.sample).parameters
+    return {name for name in (*SAMPLE_CONTROLS, "seed_data") if name in params}
+
+
+# --- datasets ---------------------------------------------------------------------------
+@router.post("/datasets", status_code=201, response_model=s.DatasetDetail, summary="Upload a CSV or Parquet table",
+             responses={400: {"model": s.Problem}, 413: {"model": s.Problem}, 415: {"model": s.Problem}})
+def upload_dataset(request: Request, file: UploadFile = File(..., description="CSV (.csv, .csv.gz, .tsv) or Parquet"),
+                   name: str | None = Form(None, max_length=200)):
+    from ..io import read_table
+    from ..schema import infer_schema
+
+    ctx = _ctx(request)
+    suffix = _check_upload_name(file.filename, TABLE_SUFFIXES)
+    id = new_id()
+    work = ctx.paths.work(f"upload-{id}")
+    work.mkdir(parents=True)
+    try:
+        dest = work / f"data{suffix}"
+        _save_upload(file, dest)
+        _check_content(dest, suffix)
+        df = read_table(dest, Path(file.filename).name)
+        schema = infer_schema(df, name=Path(file.filename).name)
+        preview = json.loads(df.head(PREVIEW_ROWS).to_json(orient="records", date_format="iso"))
+        final = ctx.paths.dir("datasets", id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        size = dest.stat().st_size
+        os.replace(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ctx.store.insert("datasets", id=id, name=name or Path(file.filename).name, file=dest.name,
+                            size_bytes=size, rows=len(df), columns=[c.model_dump() for c in schema.columns],
+                            preview=preview)
+
+
+@router.get("/datasets", response_model=list[s.Dataset], summary="List datasets, newest first")
+def list_datasets(request: Request):
+    return _ctx(request).store.list("datasets")
+
+
+@router.get("/datasets/{id}", response_model=s.DatasetDetail, summary="A dataset with its detected columns and first rows",
+            responses={404: {"model": s.Problem}})
+def get_dataset(request: Request, id: Id):
+    return _get(request, "datasets", id)
+
+
+@router.get("/datasets/{id}/download", summary="Download the uploaded file", response_class=FileResponse)
+def download_dataset(request: Request, id: Id):
+    row = _get(request, "datasets", id)
+    return FileResponse(_ctx(request).paths.dataset(row), filename=row["name"])
+
+
+@router.delete("/datasets/{id}", status_code=204, summary="Delete a dataset (its models stay)",
+               responses={409: {"model": s.Problem}})
+def delete_dataset(request: Request, id: Id):
+    ctx = _ctx(request)
+    _get(request, "datasets", id)
+    if ctx.store.active_jobs_for(id):
+        raise HTTPException(409, f"dataset {id} is being trained on; cancel the job first")
+    ctx.store.delete("datasets", id)
+    shutil.rmtree(ctx.paths.dir("datasets", id), ignore_errors=True)
+
+
+@router.post("/datasets/{id}/train", status_code=202, response_model=s.Job,
+             summary="Create a synthetic-data model: starts a training job",
+             responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
+def train(request: Request, id: Id, body: s.TrainRequest):
+    from ..api import make_config
+    from ..io import read_table
+    from ..schema import infer_schema
+
+    ctx = _ctx(request)
+    row = _get(request, "datasets", id)
+    options = {**body.options, "progress": False}
+    config = make_config(options)  # bad options fail here, not in the job
+    if config.types:  # unknown columns or impossible kinds fail now too
+        infer_schema(read_table(ctx.paths.dataset(row), row["name"]), config.types, name=row["name"])
+    job = ctx.store.add_job("train", id, {"name": body.name, "options": config.model_dump(exclude_unset=True)})
+    ctx.runner.wake()
+    return job
+
+
+# --- jobs -------------------------------------------------------------------------------
+@router.get("/jobs", response_model=list[s.Job], summary="List jobs, newest first")
+def list_jobs(request: Request, status: s.JobStatus | None = None,
+              kind: Literal["train", "generate", "report"] | None = None, target_id: OptionalId = None):
+    where, args = [], []
+    for col, val in (("status", status), ("kind", kind), ("target_id", target_id)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            args.append(val)
+    return _ctx(request).store.list("jobs", " AND ".join(where), tuple(args))
+
+
+@router.get("/jobs/{id}", response_model=s.Job, summary="A job: status, live progress, result or error")
+def get_job(request: Request, id: Id):
+    return _get(request, "jobs", id)
+
+
+@router.post("/jobs/{id}/cancel", response_model=s.Job, summary="Cancel a queued or running job",
+             responses={409: {"model": s.Problem}})
+def cancel_job(request: Request, id: Id):
+    ctx = _ctx(request)
+    job = _get(request, "jobs", id)
+    if job["status"] not in ("queued", "running"):
+        raise HTTPException(409, f"job {id} has already {job['status']}")
+    job = ctx.store.request_cancel(id)
+    ctx.runner.wake()
+    return job
+
+
+# --- models -----------------------------------------------------------------------------
+@router.get("/models", response_model=list[s.Model], summary="List models, newest first")
+def list_models(request: Request, dataset_id: OptionalId = None):
+    where = ("dataset_id = ?", (dataset_id,)) if dataset_id else ("", ())
+    return _ctx(request).store.list("models", *where)
+
+
+@router.get("/models/{id}", response_model=s.Model, summary="A model: columns, options, training summary")
+def get_model(request: Request, id: Id):
+    return _get(request, "models", id)
+
+
+@router.get("/models/{id}/download", summary="Download the model file (.lookalike; no training rows in it)",
+            response_class=FileResponse)
+def download_model(request: Request, id: Id):
+    row = _get(request, "models", id)
+    return FileResponse(_ctx(request).paths.model(row), filename=f"{_stem(row['name'])}.lookalike",
+                        media_type="application/zip")
+
+
+@router.post("/models", status_code=201, response_model=s.Model, summary="Upload a model file to generate from",
+             responses={400: {"model": s.Problem}, 413: {"model": s.Problem}, 415: {"model": s.Problem}})
+def upload_model(request: Request, file: UploadFile = File(..., description="A .lookalike model file"),
+                 name: str | None = Form(None, max_length=200)):
+    import lookalike
+
+    ctx = _ctx(request)
+    _check_upload_name(file.filename, (".lookalike",))
+    id = new_id()
+    work = ctx.paths.work(f"upload-{id}")
+    work.mkdir(parents=True)
+    try:
+        dest = work / "model.lookalike"
+        _save_upload(file, dest)
+        if dest.read_bytes()[:4] != b"PK\x03\x04":
+            raise HTTPException(415, f"'{Path(file.filename).name}' is not a lookalike model file (not a zip)")
+        g = lookalike.load(dest, device="cpu")  # ModelFileError -> 400
+        final = ctx.paths.dir("models", id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ctx.store.insert("models", id=id, name=name or Path(file.filename).name.removesuffix(".lookalike"),
+                            dataset_id=None, job_id=None, file="model.lookalike",
+                            columns=[{"name": c.name, "kind": c.kind} for c in g.schema_.columns],
+                            training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=0)
+
+
+@router.delete("/models/{id}", status_code=204, summary="Delete a model with its outputs and reports",
+               responses={409: {"model": s.Problem}})
+def delete_model(request: Request, id: Id):
+    ctx = _ctx(request)
+    _get(request, "models", id)
+    if ctx.store.active_jobs_for(id) or any(ctx.store.active_jobs_for(o["id"]) for o in _outputs_of(ctx, id)):
+        raise HTTPException(409, f"model {id} has a job queued or running; cancel it first")
+    for out in _outputs_of(ctx, id):
+        _delete_output(ctx, out["id"])
+    ctx.store.delete("models", id)
+    shutil.rmtree(ctx.paths.dir("models", id), ignore_errors=True)
+
+
+@router.post("/models/{id}/generate", status_code=202, response_model=s.Job,
+             summary="Generate synthetic rows: starts a generation job",
+             responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
+def generate(request: Request, id: Id, body: s.GenerateRequest):
+    ctx = _ctx(request)
+    _get(request, "models", id)
+    params = body.model_dump(exclude_none=True)
+    wanted = [k for k in (*SAMPLE_CONTROLS, "seed_dataset_id") if k in params]
+    missing = {("seed_data" if k == "seed_dataset_id" else k) for k in wanted} - supported_controls()
+    if missing:
+        raise HTTPException(400, f"generation control(s) {sorted(missing)} are not available in lookalike "
+                                 f"{__version__} yet; leave them out")
+    if body.seed_dataset_id:
+        _get(request, "datasets", body.seed_dataset_id)
+    job = ctx.store.add_job("generate", id, params)
+    ctx.runner.wake()
+    return job
+
+
+# --- outputs (generated tables) ------------------------------------------------------------
+@router.get("/outputs", response_model=list[s.Output], summary="List generated tables, newest first")
+def list_outputs(request: Request, model_id: OptionalId = None):
+    where = ("model_id = ?", (model_id,)) if model_id else ("", ())
+    return _ctx(request).store.list("outputs", *where)
+
+
+@router.get("/outputs/{id}", response_model=s.Output, summary="A generated table")
+def get_output(request: Request, id: Id):
+    return _get(request, "outputs", id)
+
+
+@router.get("/outputs/{id}/download", summary="Download a generated table as CSV or Parquet",
+            response_class=FileResponse)
+def download_output(request: Request, id: Id, format: Literal["csv", "parquet"] | None = None):
+    from ..io import read_table, write_table
+
+    ctx = _ctx(request)
+    row = _get(request, "outputs", id)
+    path = ctx.paths.output(row)
+    if format is not None and not path.name.endswith(f".{format}"):
+        converted = path.with_name(f"synthetic.{format}")
+        if not converted.exists():  # converted once (written atomically), then served from disk
+            write_table(read_table(path, "synthetic"), converted)
+        path = converted
+    model = ctx.store.get("models", row["model_id"])
+    stem = _stem(model["name"]) if model else "synthetic"
+    return FileResponse(path, filename=f"{stem}-synthetic-{row['rows']}{''.join(path.suffixes)}")
+
+
+@router.delete("/outputs/{id}", status_code=204, summary="Delete a generated table and its reports")
+def delete_output(request: Request, id: Id):
+    ctx = _ctx(request)
+    _get(request, "outputs", id)
+    if ctx.store.active_jobs_for(id):
+        raise HTTPException(409, f"output {id} has a report job queued or running; cancel it first")
+    _delete_output(ctx, id)
+
+
+@router.post("/outputs/{id}/report", status_code=202, response_model=s.Job,
+             summary="QA report of a generated table: starts a report job",
+             responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
+def create_report(request: Request, id: Id, body: s.ReportRequest | None = None):
+    ctx = _ctx(request)
+    out = _get(request, "outputs", id)
+    model = _get(request, "models", out["model_id"])
+    body = body or s.ReportRequest()
+    if not model["has_qa_data"]:
+        raise HTTPException(400, "this model was uploaded as a file: it has no real rows kept aside to score "
+                                 "against, so it cannot have a QA report here")
+    if body.target is not None and body.target not in {c["name"] for c in model["columns"]}:
+        raise HTTPException(400, f"target '{body.target}' is not a column of this model")
+    job = ctx.store.add_job("report", id, body.model_dump())
+    ctx.runner.wake()
+    return job
+
+
+# --- reports ------------------------------------------------------------------------------
+@router.get("/reports", response_model=list[s.Report], summary="List QA reports, newest first")
+def list_reports(request: Request, model_id: OptionalId = None, output_id: OptionalId = None):
+    where, args = [], []
+    for col, val in (("model_id", model_id), ("output_id", output_id)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            args.append(val)
+    return _ctx(request).store.list("reports", " AND ".join(where), tuple(args))
+
+
+@router.get("/reports/{id}", response_model=s.Report, summary="A QA report's headline figures")
+def get_report(request: Request, id: Id):
+    return _get(request, "reports", id)
+
+
+@router.get("/reports/{id}/html", summary="The QA report as one self-contained HTML page", response_class=FileResponse)
+def report_html(request: Request, id: Id, download: bool = False):
+    row = _get(request, "reports", id)
+    return FileResponse(_ctx(request).paths.report(row, "html"), media_type="text/html",
+                        filename=f"report-{id}.html", content_disposition_type="attachment" if download else "inline")
+
+
+@router.get("/reports/{id}/json", summary="All QA metrics as JSON", response_class=FileResponse)
+def report_json(request: Request, id: Id):
+    row = _get(request, "reports", id)
+    return FileResponse(_ctx(request).paths.report(row, "json"), media_type="application/json",
+                        filename=f"report-{id}.json")
+
+
+# Related tables (several files with keys) will get their routes here once the engine
+# offers them: /api/collections, upload several files, set keys, train, generate.
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _check_upload_name(filename: str | None, allowed: tuple[str, ...]) -> str:
+    """The client's file name only picks the format; it never becomes a path."""
+    if not filename:
+        raise HTTPException(400, "the upload has no file name; send it as multipart form field 'file'")
+    if "/" in filename or "\\" in filename or filename.startswith(".") or "\x00" in filename:
+        raise HTTPException(400, f"file name {filename!r} must be a plain name, without folders")
+    lower = filename.lower()
+    for suffix in sorted(allowed, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return suffix
+    raise HTTPException(415, f"'{filename}': unsupported file type; use one of {', '.join(allowed)}")
+
+
+def _save_upload(file: UploadFile, dest: Path) -> None:
+    with open(dest, "wb") as fh:
+        shutil.copyfileobj(file.file, fh, COPY_CHUNK)
+    if dest.stat().st_size == 0:
+        raise HTTPException(400, f"'{file.filename}' is empty")
+
+
+def _check_content(path: Path, suffix: str) -> None:
+    """The bytes must match the name: Parquet magic, gzip magic, or text for CSV."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if suffix in (".parquet", ".pq"):
+        ok = head[:4] == b"PAR1"
+    elif suffix == ".csv.gz":
+        ok = head[:2] == b"\x1f\x8b"
+    else:
+        ok = b"\x00" not in head
+        if ok and not _is_utf8(head):
+            raise HTTPException(415, "the file is not UTF-8 text; save the CSV with UTF-8 encoding")
+    if not ok:
+        raise HTTPException(415, f"the file's content does not look like {suffix} data")
+
+
+def _is_utf8(head: bytes) -> bool:
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def _stem(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
+    for suffix in (".csv.gz", ".csv", ".tsv", ".parquet", ".pq"):
+        keep = keep.removesuffix(suffix)
+    return keep.strip(".-") or "lookalike"
+
+
+def _outputs_of(ctx, model_id: str) -> list[dict]:
+    return ctx.store.list("outputs", "model_id = ?", (model_id,))
+
+
+def _delete_output(ctx, output_id: str) -> None:
+    for rep in ctx.store.list("reports", "output_id = ?", (output_id,)):
+        ctx.store.delete("reports", rep["id"])
+        shutil.rmtree(ctx.paths.dir("reports", rep["id"]), ignore_errors=True)
+    ctx.store.delete("outputs", output_id)
+    shutil.rmtree(ctx.paths.dir("outputs", output_id), ignore_errors=True)

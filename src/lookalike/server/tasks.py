@@ -1,0 +1,213 @@
+"""The work of one job, run in its own process: train, generate or report.
+
+Each task calls the public API only, writes into a private work folder, moves the
+finished folder into place and then records the result in the same transaction that
+marks the job succeeded. A job that fails, is cancelled or is interrupted leaves
+nothing behind that the API would offer for download.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .store import Store, new_id
+
+log = logging.getLogger("lookalike.server")
+
+# Generation controls passed through to ``Generator.sample`` when the engine has them.
+SAMPLE_CONTROLS = ("impute", "rebalance", "fairness")
+
+
+class JobStopped(BaseException):
+    """Raised inside a job when it must stop (cancelled, or the server went away)."""
+
+
+class Paths:
+    """Where each kind of file lives in the data dir; folders are named by ID only."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.root = Path(data_dir)
+        self.db = self.root / "lookalike.db"
+
+    def dir(self, kind: str, id: str) -> Path:
+        return self.root / kind / id
+
+    def work(self, job_id: str) -> Path:
+        return self.root / "work" / job_id
+
+    def dataset(self, row: dict) -> Path:
+        return self.dir("datasets", row["id"]) / row["file"]
+
+    def model(self, row: dict) -> Path:
+        return self.dir("models", row["id"]) / row["file"]
+
+    def output(self, row: dict) -> Path:
+        return self.dir("outputs", row["id"]) / row["file"]
+
+    def report(self, row: dict, suffix: str) -> Path:
+        return self.dir("reports", row["id"]) / f"report.{suffix}"
+
+
+def run_job(data_dir: str, job_id: str, runner: str) -> None:
+    """Entry point of a job process."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, _stop)
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the API
+    paths = Paths(data_dir)
+    store = Store(paths.db)
+    job = store.get("jobs", job_id)
+    work = paths.work(job_id)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        task = {"train": train_task, "generate": generate_task, "report": report_task}[job["kind"]]
+        task(store, paths, job, runner, work)
+    except JobStopped:
+        pass  # the runner records why (cancelled / server stopped)
+    except Exception as exc:
+        from lookalike.errors import LookalikeError
+
+        if isinstance(exc, LookalikeError):
+            message = str(exc)
+        else:
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            message = f"internal error: {exc.__class__.__name__}: {exc}"
+        store.finish_job(job_id, runner, "failed", error=message)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _stop(signum, frame):
+    raise JobStopped()
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM when the process that started us dies, so no job outlives the
+    server (the job could not record its result anyway)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _phase(store: Store, job: dict, runner: str, phase: str, **extra: Any) -> None:
+    if not store.set_progress(job["id"], runner, {"phase": phase, **extra}):
+        raise JobStopped()
+
+
+def _publish(store: Store, paths: Paths, job: dict, runner: str, work: Path, table: str, **row: Any) -> None:
+    """Move the finished work folder into place and record it; undo if the job was
+    cancelled in the meantime."""
+    id = new_id()
+    dest = paths.dir(table, id)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(work, dest)
+    if not store.complete(job["id"], runner, table, id=id, job_id=job["id"], **row):
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+# --- the three tasks ------------------------------------------------------------------
+def train_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
+    import lookalike
+
+    dataset = store.get("datasets", job["target_id"])
+    if dataset is None:
+        raise lookalike.errors.InputError(f"dataset {job['target_id']} was deleted before training started")
+    params = job["params"]
+
+    def on_progress(p) -> None:
+        _phase(store, job, runner, "training", **asdict(p))
+
+    _phase(store, job, runner, "preparing")
+    g = lookalike.train(paths.dataset(dataset), on_progress=on_progress, **{**params["options"], "progress": False})
+    _phase(store, job, runner, "saving")
+    g.save(work / "model.lookalike")
+    _publish(store, paths, job, runner, work, "models",
+             name=params.get("name") or dataset["name"], dataset_id=dataset["id"], file="model.lookalike",
+             columns=[{"name": c.name, "kind": c.kind} for c in g.schema_.columns],
+             training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=1)
+
+
+def generate_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
+    import lookalike
+    from lookalike.io import read_table
+
+    model = store.get("models", job["target_id"])
+    if model is None:
+        raise lookalike.errors.InputError(f"model {job['target_id']} was deleted before generation started")
+    p = job["params"]
+    _phase(store, job, runner, "loading model")
+    g = lookalike.load(paths.model(model), device=p.get("device", "auto"))
+    options: dict[str, Any] = {k: p[k] for k in SAMPLE_CONTROLS if p.get(k) is not None}
+    rows = p.get("rows")
+    if p.get("seed_dataset_id"):
+        seed_ds = store.get("datasets", p["seed_dataset_id"])
+        if seed_ds is None:
+            raise lookalike.errors.InputError(f"seed dataset {p['seed_dataset_id']} was deleted")
+        options["seed_data"] = read_table(paths.dataset(seed_ds), "seed data")
+    _phase(store, job, runner, "generating")
+    out = work / f"synthetic.{p.get('format', 'csv')}"
+    g.sample(rows, seed=p.get("seed"), temperature=p.get("temperature", 1.0), top_p=p.get("top_p", 1.0),
+             out=out, **options)
+    n = _count_rows(out)
+    _publish(store, paths, job, runner, work, "outputs", model_id=model["id"], file=out.name, rows=n, params=p)
+
+
+def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
+    import lookalike
+    from lookalike.errors import ConfigError
+    from lookalike.generator import qa_sidecar
+
+    output = store.get("outputs", job["target_id"])
+    model = store.get("models", output["model_id"]) if output else None
+    if output is None or model is None:
+        raise lookalike.errors.InputError("the output or its model was deleted before the report started")
+    model_path = paths.model(model)
+    train, holdout = qa_sidecar(model_path, "train"), qa_sidecar(model_path, "holdout")
+    if not train.exists():
+        raise ConfigError("this model has no QA data beside it (it was uploaded as a file, not trained here); "
+                          "a QA report needs the real rows kept aside at training")
+    p = job["params"]
+    model_sample = None
+    conditioned = any(output["params"].get(k) for k in (*SAMPLE_CONTROLS, "seed_dataset_id"))
+    if conditioned:  # Model QA (unconditional sample) beside Data QA (the conditioned output)
+        _phase(store, job, runner, "sampling for Model QA")
+        g = lookalike.load(model_path)
+        model_sample = g.sample(output["rows"], seed=0)
+    _phase(store, job, runner, "scoring")
+    metrics = lookalike.report(paths.output(output), str(train), holdout=str(holdout) if holdout.exists() else None,
+                               target=p.get("target"), out=work / "report.html", json_out=work / "report.json",
+                               seed=p.get("seed", 0), model_sample=model_sample,
+                               title=f"QA report: {model['name']}")
+    summary = {
+        "accuracy": round(metrics.accuracy.overall, 4),
+        "reference_accuracy": round(metrics.accuracy.reference.overall, 4) if metrics.accuracy.reference else None,
+        "dcr_share": metrics.privacy.dcr_share,
+        "identical_share": metrics.privacy.identical_share,
+        "discriminator_auc": metrics.discriminator.auc if metrics.discriminator else None,
+        "privacy_flag": metrics.privacy.flag,
+        "model_qa": metrics.model is not None,
+    }
+    _publish(store, paths, job, runner, work, "reports", output_id=output["id"], model_id=model["id"], summary=summary)
+
+
+def _count_rows(path: Path) -> int:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as fh:  # CSV written by lookalike: one header line, quoted newlines are rare
+        import pandas as pd
+
+        return sum(len(chunk) for chunk in pd.read_csv(fh, chunksize=200_000, low_memory=False))

@@ -148,7 +148,7 @@ class Store:
         with self.connect() as conn:
             return conn.execute(sql, args).rowcount == 1
 
-    def complete(self, job_id: str, runner: str, table: str, **values: Any) -> bool:
+    def complete(self, job_id: str, runner: str, table: str, /, **values: Any) -> bool:
         """Atomically record a job's result row and mark the job succeeded. Returns False
         (recording nothing) if the job was cancelled or failed meanwhile."""
         values.setdefault("created_at", time.time())

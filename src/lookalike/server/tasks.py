@@ -113,8 +113,12 @@ def _publish(store: Store, paths: Paths, job: dict, runner: str, work: Path, tab
     dest = paths.dir(table, id)
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(work, dest)
-    if not store.complete(job["id"], runner, table, id=id, job_id=job["id"], **row):
-        shutil.rmtree(dest, ignore_errors=True)
+    recorded = False
+    try:
+        recorded = store.complete(job["id"], runner, table, id=id, job_id=job["id"], **row)
+    finally:
+        if not recorded:
+            shutil.rmtree(dest, ignore_errors=True)
 
 
 # --- the three tasks ------------------------------------------------------------------

@@ -25,7 +25,7 @@ log = logging.getLogger("lookalike.server")
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file
+MULTIPART_SLACK = 16 * 1024  # form boundaries and headers around the file
 
 
 @dataclass

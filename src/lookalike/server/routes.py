@@ -78,7 +78,7 @@ def upload_dataset(request: Request, file: UploadFile = File(..., description="C
     work.mkdir(parents=True)
     try:
         dest = work / f"data{suffix}"
-        _save_upload(file, dest)
+        _save_upload(file, dest, ctx.max_upload_bytes)
         _check_content(dest, suffix)
         df = read_table(dest, Path(file.filename).name)
         schema = infer_schema(df, name=Path(file.filename).name)
@@ -203,7 +203,7 @@ def upload_model(request: Request, file: UploadFile = File(..., description="A .
     work.mkdir(parents=True)
     try:
         dest = work / "model.lookalike"
-        _save_upload(file, dest)
+        _save_upload(file, dest, ctx.max_upload_bytes)
         if dest.read_bytes()[:4] != b"PK\x03\x04":
             raise HTTPException(415, f"'{Path(file.filename).name}' is not a lookalike model file (not a zip)")
         g = lookalike.load(dest, device="cpu")  # ModelFileError -> 400
@@ -355,10 +355,17 @@ def _check_upload_name(filename: str | None, allowed: tuple[str, ...]) -> str:
     raise HTTPException(415, f"'{filename}': unsupported file type; use one of {', '.join(allowed)}")
 
 
-def _save_upload(file: UploadFile, dest: Path) -> None:
+def _save_upload(file: UploadFile, dest: Path, limit: int) -> None:
+    """Copy the upload to ``dest``; 413 past ``limit`` bytes (the request body itself is
+    also capped while it streams in, see ``security.GuardMiddleware``)."""
+    size = 0
     with open(dest, "wb") as fh:
-        shutil.copyfileobj(file.file, fh, COPY_CHUNK)
-    if dest.stat().st_size == 0:
+        while chunk := file.file.read(COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"upload too large: the limit is {limit / 1e6:g} MB")
+            fh.write(chunk)
+    if size == 0:
         raise HTTPException(400, f"'{file.filename}' is empty")
 
 

@@ -172,6 +172,7 @@ def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) 
     import lookalike
     from lookalike.errors import ConfigError
     from lookalike.generator import qa_sidecar
+    from lookalike.io import read_table
 
     output = store.get("outputs", job["target_id"])
     model = store.get("models", output["model_id"]) if output else None
@@ -190,7 +191,12 @@ def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) 
         g = lookalike.load(model_path)
         model_sample = g.sample(output["rows"], seed=0)
     _phase(store, job, runner, "scoring")
-    metrics = lookalike.report(paths.output(output), str(train), holdout=str(holdout) if holdout.exists() else None,
+    # Excluded columns are in the QA tables but not in the output: score the output's columns.
+    synthetic = read_table(paths.output(output), "synthetic")
+    cols = list(synthetic.columns)
+    train_df = read_table(train, "train")[cols]
+    holdout_df = read_table(holdout, "holdout")[cols] if holdout.exists() else None
+    metrics = lookalike.report(synthetic, train_df, holdout=holdout_df,
                                target=p.get("target"), out=work / "report.html", json_out=work / "report.json",
                                seed=p.get("seed", 0), model_sample=model_sample,
                                title=f"QA report: {model['name']}")

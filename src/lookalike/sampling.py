@@ -21,6 +21,14 @@ def _top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return probs * keep
 
 
+def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One category per row from unnormalised probabilities [B, K] (inverse CDF; faster
+    than torch.multinomial on CPU)."""
+    cdf = probs.cumsum(-1)
+    u = torch.rand((len(probs), 1), generator=gen, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_max(probs.shape[1] - 1).squeeze(1)
+
+
 @torch.no_grad()
 def sample_tokens(
     model: TabularModel,
@@ -61,7 +69,7 @@ def sample_tokens(
         probs = torch.softmax(logits, dim=-1)
         if top_p < 1.0:
             probs = _top_p_filter(probs, top_p)
-        draw = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+        draw = _draw(probs, gen)
         tokens[:, i] = torch.where(todo, draw, tokens[:, i])
         known[:, i] = True
         emb[:, i] = model.embedding(tokens[:, i] + model.offsets[i])

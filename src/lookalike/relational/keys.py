@@ -1,0 +1,67 @@
+"""Keys of generated tables: new unique primary keys, and plain references filled with keys
+of the generated referenced table (matched within a shared ancestor when there is one)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .layout import PlainRef, TableLayout
+
+
+def new_keys(lay: TableLayout, n: int) -> np.ndarray:
+    """``n`` new unique keys that are never real ones: integers above the largest real
+    key, or strings with a ``syn_`` prefix."""
+    if lay.key_is_int:
+        return np.arange(lay.key_start, lay.key_start + n, dtype="int64")
+    return np.array([f"syn_{lay.name}_{i}" for i in range(n)], dtype=object)
+
+
+def ancestors(name: str, layouts: dict[str, TableLayout]) -> list[str]:
+    """The table and its context ancestors, nearest first."""
+    chain = [name]
+    while layouts[chain[-1]].parent is not None:
+        chain.append(layouts[chain[-1]].parent)
+    return chain
+
+
+def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_rows: int,
+                   ancestor_rows: dict[str, dict[str, np.ndarray]], ref_keys: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Keys of table ``ref.references`` for the ``n_rows`` rows of ``name``.
+
+    Rows are matched within their nearest shared context ancestor (a disposition's client
+    comes from the account's district); a column that was unique in the input stays unique
+    while candidates last; nulls come back at the input's rate. ``ancestor_rows[t][a]``:
+    for each generated row of ``t``, the row index of its ancestor ``a``.
+    """
+    target = ref.references
+    mine, theirs = ancestors(name, layouts), ancestors(target, layouts)
+    shared = next((a for a in mine[1:] if a in theirs), None)
+    out = np.empty(n_rows, dtype=object)
+    n_ref = len(ref_keys)
+    if n_ref == 0:
+        out[:] = None
+        return out
+    if shared is not None:
+        my_group = ancestor_rows[name][shared]
+        their_group = ancestor_rows[target][shared]
+    else:
+        my_group, their_group = np.zeros(n_rows, dtype=np.int64), np.zeros(n_ref, dtype=np.int64)
+    cands = pd.Series(np.arange(n_ref)).groupby(their_group).apply(lambda s: s.to_numpy()).to_dict()
+    pick = np.empty(n_rows, dtype=np.int64)
+    for grp, rows in pd.Series(np.arange(n_rows)).groupby(my_group):
+        rows = rows.to_numpy()
+        pool = cands.get(grp)
+        if pool is None or len(pool) == 0:
+            pool = np.arange(n_ref)
+        if ref.unique and len(pool) >= len(rows):
+            pick[rows] = rng.choice(pool, len(rows), replace=False)
+        else:
+            pick[rows] = rng.choice(pool, len(rows), replace=True)
+    out[:] = ref_keys[pick]
+    if ref.null_share > 0:
+        out[rng.random(n_rows) < ref.null_share] = None
+    if ref.null_share == 0 and np.issubdtype(ref_keys.dtype, np.integer):
+        return out.astype(ref_keys.dtype)
+    return out

@@ -1,0 +1,319 @@
+"""How each table of a schema becomes one flat table for the flat engine.
+
+Every table gets one flat model over its *model frame*:
+
+- its own columns (not the keys: those are regenerated), with the order column
+  (``order_by``) kept as an absolute value for a subject's first event only and as the
+  gap to the previous event (``__gap``) for the others, so dates come out in order;
+- one count per context child (``__n.<child>``: how many events the row owns) and the
+  child's columns that are constant within each subject (``<child>.<col>``), which are
+  then carried, not re-drawn per event;
+- for a child, *context* columns, always given at generation and never learned: its
+  parent's (and grandparent's) attributes and counts (``parent.*``), its position in the
+  sequence (``__pos``) and the previous events' values (``prev1.*``, ``prev2.*``). The
+  window of lags is what lets sequences of any length be generated without holding them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..schema import infer_schema, to_datetime
+from .spec import TableSpec
+
+POS = "__pos"
+GAP = "__gap"
+PARENT = "parent."
+CONTEXT_KINDS = ("numeric", "categorical", "datetime", "boolean")
+MAX_CONTEXT_CATEGORIES = 200  # wider categoricals (names, free text) do not condition children
+MIN_GROUPS_FOR_CONSTANT = 20  # a column is "constant within subject" only with this much evidence
+DAY = 86_400.0
+
+
+def count_col(child: str) -> str:
+    return f"__n.{child}"
+
+
+def lag_col(j: int, col: str) -> str:
+    return f"prev{j}.{col}"
+
+
+@dataclass
+class PlainRef:
+    column: str
+    references: str
+    null_share: float
+    unique: bool
+
+
+@dataclass
+class TableLayout:
+    """Everything needed to rebuild one table from its flat model's output (JSON-able)."""
+
+    name: str
+    columns: list[str]  # the input's columns, in order
+    dtypes: dict[str, str]
+    kinds: dict[str, str]  # inferred kind of every input column
+    rows: int  # rows in the original input
+    primary_key: str | None = None
+    key_is_int: bool = True
+    key_start: int = 1
+    parent: str | None = None
+    parent_fk: str | None = None
+    plain_refs: list[PlainRef] = field(default_factory=list)
+    order_by: str | None = None
+    order_kind: str | None = None  # "datetime" | "numeric"
+    order_has_null: bool = False
+    date_only: bool = True
+    attrs: list[str] = field(default_factory=list)  # own columns modelled (order column included)
+    children: list[str] = field(default_factory=list)
+    carried: dict[str, list[str]] = field(default_factory=dict)  # child -> its columns constant per subject
+    context: list[str] = field(default_factory=list)  # context columns of the model frame
+    lagged: list[str] = field(default_factory=list)  # model columns whose previous values are context
+    lags: int = 1
+    parent_context: list[str] = field(default_factory=list)  # parent model-frame columns used as context
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> TableLayout:
+        d = dict(d)
+        d["plain_refs"] = [PlainRef(**r) for r in d.get("plain_refs", [])]
+        return cls(**d)
+
+    @property
+    def counts(self) -> list[str]:
+        return [count_col(c) for c in self.children]
+
+    @property
+    def carried_cols(self) -> list[str]:
+        return [f"{c}.{col}" for c, cols in self.carried.items() for col in cols]
+
+    @property
+    def model_columns(self) -> list[str]:
+        """Columns the table's own model learns (not the context)."""
+        gap = [GAP] if self.parent and self.order_by else []
+        return self.attrs + gap + self.counts + self.carried_cols
+
+
+def _order_values(s: pd.Series, kind: str) -> pd.Series:
+    """Order column as datetime64 (dates) or float (numbers)."""
+    if kind == "datetime":
+        return to_datetime(s).astype("datetime64[ns]")
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags: int = 1) -> dict[str, TableLayout]:
+    """Decide each table's model frame from the full (validated) input tables."""
+    by_name = {s.name: s for s in specs}
+    layouts: dict[str, TableLayout] = {}
+    for s in specs:
+        df = frames[s.name]
+        ctx = s.context_key
+        keys = ({s.primary_key} | {fk.column for fk in s.foreign_keys or []}) - {None}
+        rest = df.drop(columns=[c for c in keys if c in df.columns])
+        schema = infer_schema(rest, {k: v for k, v in s.types.items() if k not in keys}, name=s.name)
+        kinds = {c: "key" for c in keys} | {c.name: c.kind for c in schema.columns}
+        lay = TableLayout(name=s.name, columns=list(df.columns), dtypes={c: str(df[c].dtype) for c in df.columns},
+                          kinds=kinds, rows=len(df), primary_key=s.primary_key, lags=lags)
+        if s.primary_key:
+            pk = df[s.primary_key]
+            lay.key_is_int = bool(pd.api.types.is_integer_dtype(pk))
+            lay.key_start = int(pk.max()) + 1 if lay.key_is_int and len(pk) else 1
+        if ctx:
+            lay.parent, lay.parent_fk = ctx.references, ctx.column
+        for fk in s.plain_keys:
+            col = df[fk.column]
+            nn = col.dropna()
+            lay.plain_refs.append(PlainRef(fk.column, fk.references, float(col.isna().mean()), bool(nn.is_unique)))
+        order = s.order_by
+        if order is None and ctx is not None:
+            order = next((c for c in df.columns if kinds[c] == "datetime" and c not in keys), None)
+        if order is not None and ctx is not None:
+            lay.order_by = order
+            lay.order_kind = "datetime" if kinds[order] == "datetime" else "numeric"
+            vals = _order_values(df[order], lay.order_kind)
+            lay.order_has_null = bool(vals.isna().any())
+            if lay.order_kind == "datetime":
+                secs = vals.dropna().astype("int64").to_numpy() / 1e9
+                lay.date_only = bool(np.all(np.mod(secs, DAY) == 0))
+        lay.attrs = [c for c in df.columns if c not in keys and kinds[c] != "exclude"]
+        layouts[s.name] = lay
+    # children, constants carried by parents
+    for s in specs:
+        lay = layouts[s.name]
+        if lay.parent is None:
+            continue
+        parent = layouts[lay.parent]
+        parent.children.append(s.name)
+        df = frames[s.name]
+        g = df.groupby(lay.parent_fk, sort=False)
+        sizes = g.size()
+        multi = sizes[sizes >= 2].index
+        if len(multi) >= MIN_GROUPS_FOR_CONSTANT:
+            sub = df[df[lay.parent_fk].isin(multi)]
+            gs = sub.groupby(lay.parent_fk, sort=False)
+            const = [c for c in lay.attrs if c != lay.order_by and lay.kinds[c] in CONTEXT_KINDS
+                     and bool((gs[c].nunique(dropna=False) <= 1).all())]
+            if const:
+                parent.carried[s.name] = const
+                lay.attrs = [c for c in lay.attrs if c not in const]
+    # context: parent's columns (and grandparent's), lags
+    for name in generation_order_from(layouts):
+        lay = layouts[name]
+        if lay.parent is None:
+            continue
+        parent = layouts[lay.parent]
+        pcols = [c for c in parent.attrs if _usable(parent, c, frames[parent.name])]
+        pcols += parent.counts + parent.carried_cols
+        if parent.parent is not None:  # grandparent attributes the parent already sees
+            pcols += [c for c in parent.context if c.startswith(PARENT) and not c.startswith(PARENT + PARENT)]
+        lay.parent_context = pcols
+        lay.lagged = [c for c in lay.attrs if lay.kinds[c] in CONTEXT_KINDS and _usable(lay, c, frames[name])]
+        if lay.order_by:
+            lay.lagged.append(GAP)
+        lay.context = [PARENT + c for c in pcols] + [POS] + [lag_col(j, c) for j in range(1, lags + 1) for c in lay.lagged]
+    return layouts
+
+
+def _usable(lay: TableLayout, col: str, df: pd.DataFrame) -> bool:
+    kind = lay.kinds.get(col)
+    if kind not in CONTEXT_KINDS:
+        return False
+    if kind == "categorical" and col in df.columns and df[col].nunique() > MAX_CONTEXT_CATEGORIES:
+        return False
+    return True
+
+
+def generation_order_from(layouts: dict[str, TableLayout]) -> list[str]:
+    """Parents before children, referenced tables before referencing ones."""
+    done: list[str] = []
+    deps = {n: (({l.parent} - {None}) | {r.references for r in l.plain_refs}) & set(layouts) for n, l in layouts.items()}
+    while len(done) < len(layouts):
+        progressed = False
+        for n in layouts:
+            if n not in done and deps[n] <= set(done):
+                done.append(n)
+                progressed = True
+        if not progressed:  # cycles are rejected in spec.validate; this guards against loops
+            raise RuntimeError("cyclic table dependencies")
+    return done
+
+
+def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: dict[str, str]) -> dict[str, str]:
+    """Kinds of the model frame's columns for the flat engine's ``types`` option."""
+    allowed = {"numeric", "categorical", "datetime", "boolean", "key", "text", "exclude"}
+    types = {c: k for c, k in ((c, user_types.get(c, lay.kinds[c])) for c in lay.attrs) if k in allowed}
+    if lay.order_by:
+        types[lay.order_by] = lay.order_kind
+    for c in lay.counts:
+        types[c] = "numeric"
+    for child, cols in lay.carried.items():
+        for c in cols:
+            k = layouts[child].kinds[c]
+            if k in allowed:
+                types[f"{child}.{c}"] = k
+    if lay.parent:
+        if lay.order_by:
+            types[GAP] = "numeric"
+        types[POS] = "numeric"
+        ptypes = column_types(layouts[lay.parent], layouts, {})
+        for c in lay.parent_context:
+            k = ptypes.get(c)
+            if k is not None:
+                types[PARENT + c] = k
+        own = {**types}
+        for j in range(1, lay.lags + 1):
+            for c in lay.lagged:
+                if c in own:
+                    types[lag_col(j, c)] = own[c]
+    return types
+
+
+def own_frame(lay: TableLayout, df: pd.DataFrame, frames: dict[str, pd.DataFrame],
+              layouts: dict[str, TableLayout]) -> pd.DataFrame:
+    """The table's own columns plus child counts and carried constants, one row per input
+    row (input order). For children, rows are in (parent, order) order."""
+    out = pd.DataFrame({c: df[c] for c in lay.attrs}, index=df.index)
+    if lay.order_by:
+        out[lay.order_by] = _order_values(df[lay.order_by], lay.order_kind)
+    for child in lay.children:
+        cl = layouts[child]
+        cdf = frames.get(child)
+        if cdf is None:
+            continue
+        counts = cdf[cl.parent_fk].value_counts()
+        out[count_col(child)] = df[lay.primary_key].map(counts).fillna(0).astype("int64").to_numpy()
+        if child in lay.carried:
+            first = cdf.groupby(cl.parent_fk, sort=False)[lay.carried[child]].first()
+            for c in lay.carried[child]:
+                out[f"{child}.{c}"] = df[lay.primary_key].map(first[c]).to_numpy()
+    return out
+
+
+def sort_children(lay: TableLayout, df: pd.DataFrame) -> pd.DataFrame:
+    """Rows grouped by parent, each subject's events in order (input order on ties)."""
+    if lay.parent is None:
+        return df
+    keys = [lay.parent_fk]
+    tmp = df.assign(__row=np.arange(len(df)))
+    if lay.order_by:
+        tmp["__order"] = _order_values(df[lay.order_by], lay.order_kind)
+        keys.append("__order")
+    keys.append("__row")
+    return tmp.sort_values(keys, kind="stable", na_position="last").drop(
+        columns=[c for c in ("__row", "__order") if c in tmp.columns]).reset_index(drop=True)
+
+
+def gaps(values: pd.Series, kind: str) -> np.ndarray:
+    """Difference to the previous value (days for dates), as floats."""
+    if kind == "datetime":
+        secs = values.astype("int64").to_numpy().astype("float64") / 1e9
+        secs[values.isna().to_numpy()] = np.nan
+        return np.diff(secs, prepend=np.nan) / DAY
+    v = values.to_numpy(dtype="float64")
+    return np.diff(v, prepend=np.nan)
+
+
+def training_frames(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFrame]
+                    ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The model frame of every table (own columns + context), built from real tables;
+    and, for tables with children, the full frames indexed by primary key."""
+    own: dict[str, pd.DataFrame] = {}
+    keyed: dict[str, pd.DataFrame] = {}  # own frames (with context) indexed by primary key, for children
+    out: dict[str, pd.DataFrame] = {}
+    for name in generation_order_from(layouts):
+        lay = layouts[name]
+        df = sort_children(lay, frames[name])
+        frames = {**frames, name: df}
+        f = own_frame(lay, df, frames, layouts)
+        if lay.parent:
+            parent = layouts[lay.parent]
+            pf = keyed[lay.parent]
+            pos = df.groupby(lay.parent_fk, sort=False).cumcount().to_numpy()
+            first = pos == 0
+            if lay.order_by:
+                actual = f[lay.order_by]
+                g = gaps(actual, lay.order_kind)
+                g[first] = np.nan
+                f[GAP] = g
+            ctx = pf.reindex(df[lay.parent_fk].to_numpy()).reindex(columns=lay.parent_context)
+            ctx.columns = [PARENT + c for c in lay.parent_context]
+            ctx.index = f.index
+            f = pd.concat([f, ctx], axis=1)
+            f[POS] = pos
+            for j in range(1, lay.lags + 1):
+                for c in lay.lagged:
+                    # the previous event must belong to the same subject
+                    f[lag_col(j, c)] = f[c].shift(j).where(pos >= j)
+            if lay.order_by:
+                f.loc[~first, lay.order_by] = pd.NaT if lay.order_kind == "datetime" else np.nan
+        if lay.children and lay.primary_key:
+            keyed[name] = f.set_index(df[lay.primary_key].to_numpy())
+        own[name] = f
+        out[name] = f[lay.model_columns + lay.context]
+    return out, keyed

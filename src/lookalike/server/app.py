@@ -24,7 +24,7 @@ from .tasks import Paths
 log = logging.getLogger("lookalike.server")
 
 STATIC = Path(__file__).parent / "static"
-DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 200_000_000
 MULTIPART_SLACK = 16 * 1024  # form boundaries and headers around the file
 
 

@@ -109,6 +109,7 @@ async function datasetPage(id) {
       <div><label for="size">Training size (rows)<small>empty: all ${d.rows} rows</small></label><input id="size" type="number" min="1"></div>
       <div><label for="time">Max training time (s)<small>empty: until it stops improving</small></label><input id="time" type="number" min="1" step="any" value="60"></div>
       <div><label for="epochs">Max epochs<small>empty: default (200)</small></label><input id="epochs" type="number" min="1"></div>
+      <div><label for="patience">Patience (epochs)<small>stop after this many epochs without improvement; empty: 5</small></label><input id="patience" type="number" min="1"></div>
       <div><label for="seed">Seed<small>same seed, same model (CPU)</small></label><input id="seed" type="number" value="1"></div>
     </div>
     <p class="row" style="margin-top:1.2rem"><button id="create">Create synthetic dataset</button>
@@ -127,6 +128,7 @@ async function datasetPage(id) {
     if (num("size") !== null) options.max_training_rows = num("size");
     if (num("time") !== null) options.max_training_time = num("time");
     if (num("epochs") !== null) options.max_epochs = num("epochs");
+    if (num("patience") !== null) options.patience = num("patience");
     if (num("seed") !== null) options.seed = num("seed");
     try {
       const job = await api("POST", `/api/datasets/${id}/train`, {options});

@@ -1,0 +1,119 @@
+"""End to end in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright; no browser download): upload titanic, set training size and time, watch the
+progress bar, generate, download the CSV, open the QA report. Screenshots go to
+$LOOKALIKE_E2E_SHOTS or a tmp dir."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TITANIC = Path(__file__).resolve().parents[2] / "src" / "lookalike" / "examples" / "titanic.csv"
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright; "
+                                                             "it drives the system Chromium, no browser download)")
+pytest.importorskip("uvicorn", reason="the server extra is not installed")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A real uvicorn server on a free loopback port, in a thread; stopped after the test."""
+    import uvicorn
+
+    from lookalike.server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(tmp_path / "data"), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture()
+def shots(tmp_path):
+    folder = Path(os.environ.get("LOOKALIKE_E2E_SHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_upload_train_generate_download_report(server, shots, tmp_path):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            page.set_default_timeout(20_000)
+            page.goto(server)
+            page.get_by_text("Drop a CSV or Parquet file here").wait_for()
+
+            # upload (the drop zone's file input) -> preview, detected types, settings
+            page.set_input_files("#file", str(TITANIC))
+            page.wait_for_selector("#settings")
+            assert page.locator("#columns tr").count() == 1 + len(pd.read_csv(TITANIC, nrows=1).columns)
+            row = lambda col: page.locator("#columns tr").filter(has=page.locator("td", has_text=re.compile(f"^{col}$")))  # noqa: E731
+            row("parch").locator("input[name=include]").uncheck()
+            row("pclass").locator("select[name=kind]").select_option("categorical")
+            page.fill("#size", "1000")
+            page.fill("#time", "10")
+            page.fill("#patience", "1000")  # train for the full 10 s, so the bar is seen moving
+            page.fill("#seed", "1")
+            page.screenshot(path=shots / "2-settings.png", full_page=True)
+
+            # create -> live progress
+            page.click("#create")
+            page.wait_for_selector("#progress dt:text('Epoch')", timeout=60_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=shots / "3-progress.png")
+            assert "running" in page.locator("h1").inner_text()
+
+            # trained -> model page -> generate
+            page.wait_for_selector("#generate", timeout=90_000)
+            page.fill("#rows", "300")
+            page.click("#gen")
+            page.wait_for_selector("#outputs", timeout=60_000)
+            with page.expect_download() as dl:
+                page.click("#outputs a.dl-csv")
+            csv = tmp_path / "synthetic.csv"
+            dl.value.save_as(csv)
+            df = pd.read_csv(csv)
+            assert len(df) == 300 and "parch" not in df.columns and "survived" in df.columns
+
+            # QA report tab
+            page.click("#outputs button[data-report]")
+            page.wait_for_selector("iframe.report", timeout=90_000)
+            frame = page.frame_locator("iframe.report")
+            frame.locator("h1, h2").first.wait_for()
+            page.wait_for_timeout(1500)  # let the report's charts draw
+            page.screenshot(path=shots / "4-report.png")
+            assert "Accuracy" in page.locator(".card").first.inner_text()
+
+            # the dataset list, with the upload and its job history
+            page.goto(server + "/#/")
+            page.wait_for_selector("#datasets")
+            assert "titanic.csv" in page.locator("#datasets").inner_text()
+            page.screenshot(path=shots / "1-datasets.png", full_page=True)
+        finally:
+            browser.close()
+    print(f"screenshots in {shots}")
+    for name in ("1-datasets", "2-settings", "3-progress", "4-report"):
+        assert (shots / f"{name}.png").stat().st_size > 5000

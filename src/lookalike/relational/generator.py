@@ -323,7 +323,11 @@ class RelationalGenerator:
             elif c == lay.parent_fk:
                 cols[c] = outputs[lay.parent][self.layouts_[lay.parent].primary_key].to_numpy()[owner]
             elif lay.parent and c in self.layouts_[lay.parent].carried.get(name, []):
-                cols[c] = generated[lay.parent][f"{name}.{c}"].to_numpy()[owner]
+                pv = generated[lay.parent][f"{name}.{c}"].to_numpy().copy()
+                miss = pd.isna(pv)
+                if c in lay.nonnull and miss.any() and (~miss).any():  # never null in the input: never null here
+                    pv[miss] = np.random.default_rng(len(pv)).choice(pv[~miss], int(miss.sum()))
+                cols[c] = pv[owner]
             elif c == lay.order_by:
                 cols[c] = _format_order(frame[c], lay)
             elif c in frame.columns:

@@ -74,6 +74,7 @@ class TableLayout:
     context: list[str] = field(default_factory=list)  # context columns of the model frame
     lagged: list[str] = field(default_factory=list)  # model columns whose previous values are context
     lags: int = 1
+    nonnull: list[str] = field(default_factory=list)  # input columns without nulls
     parent_context: list[str] = field(default_factory=list)  # parent model-frame columns used as context
 
     def to_json(self) -> dict:
@@ -119,7 +120,8 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
         schema = infer_schema(rest, {k: v for k, v in s.types.items() if k not in keys}, name=s.name)
         kinds = {c: "key" for c in keys} | {c.name: c.kind for c in schema.columns}
         lay = TableLayout(name=s.name, columns=list(df.columns), dtypes={c: str(df[c].dtype) for c in df.columns},
-                          kinds=kinds, rows=len(df), primary_key=s.primary_key, lags=lags)
+                          kinds=kinds, rows=len(df), primary_key=s.primary_key, lags=lags,
+                          nonnull=[c for c in df.columns if bool(df[c].notna().all())])
         if s.primary_key:
             pk = df[s.primary_key]
             lay.key_is_int = bool(pd.api.types.is_integer_dtype(pk))

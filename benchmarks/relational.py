@@ -1,0 +1,103 @@
+"""Related-tables benchmark: cdnow (users + purchases) and baseball (players + fielding).
+
+Trains on 90% of the subjects (10% kept aside), generates the training number of
+subjects, and prints training/generation seconds, peak RSS and the related-tables QA
+figures beside the reference of half of the real subjects against the other half.
+
+    python benchmarks/relational.py [--dataset cdnow|baseball|all] [--time 200] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import lookalike
+from lookalike.relational.generator import split_by_subject
+from lookalike.relational.qa import relational_metrics
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def schema(dataset: str) -> list[dict]:
+    if dataset == "cdnow":
+        return [
+            {"name": "users", "data": DATA / "cdnow" / "users.csv.gz", "primary_key": "id"},
+            {"name": "purchases", "data": DATA / "cdnow" / "purchases.csv.gz", "order_by": "date",
+             "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]},
+        ]
+    return [
+        {"name": "players", "data": DATA / "baseball" / "players.csv.gz", "primary_key": "id"},
+        {"name": "fielding", "data": DATA / "baseball" / "fielding.csv.gz", "order_by": "year",
+         "foreign_keys": [{"column": "players_id", "references": "players", "context": True}]},
+    ]
+
+
+def summary(metrics: dict, child: str) -> dict:
+    m = metrics["tables"][child]
+    return {k: m["synthetic"].get(k) for k in ("sequence_lengths", "univariate", "bivariate", "parent_child",
+                                               "coherence", "distinct_per_subject", "time_gaps")}
+
+
+def run(dataset: str, seconds: float, seed: int) -> dict:
+    specs = schema(dataset)
+    child = specs[1]["name"]
+    t0 = time.perf_counter()
+    g = lookalike.train(tables=[dict(s, data=str(s["data"])) for s in specs], max_training_time=seconds,
+                        seed=seed, progress=False)
+    train_s = time.perf_counter() - t0
+    root = specs[0]["name"]
+    t0 = time.perf_counter()
+    syn = g.sample({root: len(g.train_tables_[root])}, seed=seed)
+    gen_s = time.perf_counter() - t0
+    metrics = relational_metrics(g.layouts_, g.train_tables_, syn, g.holdout_tables_)
+    # reference: half of the real subjects against the other half
+    full = {n: pd.concat([g.train_tables_[n], g.holdout_tables_[n]], ignore_index=True) for n in g.layouts_}
+    a, b = split_by_subject(g.layouts_, full, 0.5, np.random.default_rng(seed))
+    half = relational_metrics(g.layouts_, a, b)
+    out = {
+        "dataset": dataset, "train_seconds": round(train_s, 1), "generate_seconds": round(gen_s, 1),
+        "rows": {n: len(d) for n, d in syn.items()},
+        "synthetic": summary(metrics, child),
+        "holdout_10pct": {k: metrics["tables"][child].get("holdout", {}).get(k) for k in summary(metrics, child)},
+        "half_vs_half": {k: half["tables"][child]["synthetic"].get(k) for k in summary(metrics, child)},
+        "integrity": metrics["integrity"], "reused_real_keys": metrics["reused_real_keys"],
+        "order_violations": metrics["tables"][child]["synthetic"].get("order_violations"),
+        "training": g.training_,
+    }
+    if dataset == "baseball":
+        players, fielding = syn["players"], syn["fielding"]
+        birth = pd.to_datetime(players.set_index("id")["birthDate"], errors="coerce").dt.year
+        age = fielding["year"].to_numpy() - birth.reindex(fielding["players_id"]).to_numpy()
+        out["fielding_under_15_share"] = float(np.nanmean(age < 15)) if len(age) else None
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="all", choices=["cdnow", "baseball", "all"])
+    ap.add_argument("--time", type=float, default=200.0, help="training seconds per dataset (all tables)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    results = []
+    for ds in (["cdnow", "baseball"] if args.dataset == "all" else [args.dataset]):
+        r = run(ds, args.time, args.seed)
+        r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        r["machine"] = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+        print(json.dumps(r, indent=1, default=str), flush=True)
+        results.append(r)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Related tables: a subject table with a sequential child, a small multi-table schema,
+and the errors a user meets when describing tables. Tiny frames made here, 2 epochs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lookalike
+from lookalike.errors import LookalikeError
+from lookalike.relational import RelationalError, RelationalGenerator
+from lookalike.relational.qa import relational_metrics
+
+
+def make_shop(n_users: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Users (segment, age) and their purchases: 0..8 per user, more for 'vip', dates in
+    order, a channel constant per user."""
+    rng = np.random.default_rng(seed)
+    seg = rng.choice(["basic", "vip"], n_users, p=[0.7, 0.3])
+    users = pd.DataFrame({"id": np.arange(1, n_users + 1), "segment": seg, "age": rng.integers(18, 80, n_users)})
+    rows = []
+    for uid, s in zip(users.id, seg):
+        k = rng.poisson(4 if s == "vip" else 1.5)
+        k = min(k, 8)
+        day = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 60)))
+        channel = rng.choice(["web", "shop"])
+        for _ in range(k):
+            amt = round(float(rng.lognormal(4 if s == "vip" else 3, 0.3)), 2)
+            rows.append((uid, day.strftime("%Y-%m-%d"), int(rng.integers(1, 4)), amt, channel))
+            day += pd.Timedelta(days=int(rng.integers(0, 30)))
+    purchases = pd.DataFrame(rows, columns=["users_id", "date", "items", "amt", "channel"])
+    purchases.insert(0, "pid", np.arange(1000, 1000 + len(purchases)))
+    return users, purchases
+
+
+def shop_tables(users, purchases):
+    return [
+        {"name": "users", "data": users, "primary_key": "id"},
+        {"name": "purchases", "data": purchases, "primary_key": "pid",
+         "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]},
+    ]
+
+
+@pytest.fixture(scope="module")
+def shop():
+    users, purchases = make_shop()
+    g = lookalike.train(tables=shop_tables(users, purchases), max_epochs=3, seed=1, progress=False)
+    return users, purchases, g
+
+
+@pytest.fixture(scope="module")
+def shop_sample(shop):
+    return shop[2].sample({"users": 400}, seed=3)
+
+
+def test_keys_are_new_unique_and_resolve(shop, shop_sample):
+    users, purchases, g = shop
+    syn_u, syn_p = shop_sample["users"], shop_sample["purchases"]
+    assert len(syn_u) == 400 and syn_u["id"].is_unique and syn_p["pid"].is_unique
+    assert not syn_u["id"].isin(users["id"]).any() and not syn_p["pid"].isin(purchases["pid"]).any()
+    assert syn_p["users_id"].isin(syn_u["id"]).all()
+    assert list(syn_p.columns) == list(purchases.columns)
+    assert (syn_u.dtypes == users.dtypes).all()
+
+
+def test_dates_in_order_within_every_subject(shop_sample):
+    p = shop_sample["purchases"]
+    d = pd.to_datetime(p["date"])
+    assert d.notna().all()
+    assert (d.groupby(p["users_id"]).diff().dropna() >= pd.Timedelta(0)).all()
+
+
+def test_sequence_lengths_and_parent_dependence(shop, shop_sample):
+    users, purchases, g = shop
+    syn_u, syn_p = shop_sample["users"], shop_sample["purchases"]
+    real_len = users["id"].map(purchases["users_id"].value_counts()).fillna(0)
+    syn_len = syn_u["id"].map(syn_p["users_id"].value_counts()).fillna(0)
+    assert (syn_len == 0).any()  # subjects with no events exist
+    assert abs(syn_len.mean() - real_len.mean()) < 0.35 * real_len.mean()
+    by_seg = syn_len.groupby(syn_u["segment"].to_numpy()).mean()
+    assert by_seg["vip"] > by_seg["basic"]  # the parent's attribute conditions its history
+    m = g.report(shop_sample)
+    s = m["tables"]["purchases"]["synthetic"]
+    assert s["sequence_lengths"] > 0.8 and s["order_violations"] == 0
+    assert m["integrity"]["purchases"]["users_id.dangling"] == 0
+    assert m["reused_real_keys"] == {"users": 0, "purchases": 0}
+
+
+def test_constant_within_subject_is_carried(shop, shop_sample):
+    assert shop[2].layouts_["users"].carried == {"purchases": ["channel"]}
+    p = shop_sample["purchases"]
+    assert (p.groupby("users_id")["channel"].nunique() == 1).all()
+
+
+def test_same_seed_same_tables_and_save_load(shop, shop_sample, tmp_path):
+    g = shop[2]
+    again = g.sample({"users": 400}, seed=3)
+    pd.testing.assert_frame_equal(again["purchases"], shop_sample["purchases"])
+    path = g.save(tmp_path / "shop.lookalike")
+    g2 = lookalike.load(path)
+    assert isinstance(g2, RelationalGenerator)
+    pd.testing.assert_frame_equal(g2.sample({"users": 50}, seed=5)["purchases"],
+                                  g.sample({"users": 50}, seed=5)["purchases"])
+    out = g2.sample({"users": 20}, seed=1, out=tmp_path / "out")
+    assert (tmp_path / "out" / "purchases.csv").exists()
+    db = tmp_path / "shop.sqlite"
+    g2.sample({"users": 20}, seed=1, out=db)
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        n = con.execute("select count(*) from purchases").fetchone()[0]
+    assert n == len(out["purchases"])
+
+
+def test_continuation_adds_events_after_the_history(shop):
+    users, purchases, g = shop
+    some = users.head(30)
+    hist = purchases[purchases.users_id.isin(some.id)]
+    nxt = g.sample(continue_from={"users": some, "purchases": hist}, steps=2, seed=1)["purchases"]
+    assert len(nxt) == 2 * len(some)
+    assert set(nxt["users_id"]) == set(some["id"])
+    last = pd.to_datetime(hist.groupby("users_id")["date"].max())
+    first_new = pd.to_datetime(nxt.groupby("users_id")["date"].min())
+    common = last.index.intersection(first_new.index)
+    assert (first_new[common] >= last[common]).all()
+
+
+def test_size_errors_name_the_table(shop):
+    g = shop[2]
+    with pytest.raises(LookalikeError, match="'purchases' is a child of 'users'"):
+        g.sample({"purchases": 10})
+    with pytest.raises(LookalikeError, match="unknown table 'nope'"):
+        g.sample({"nope": 10})
+
+
+# --- describing tables: errors ------------------------------------------------------------
+
+def _tiny():
+    users = pd.DataFrame({"id": [1, 2, 3], "x": ["a", "b", "a"]})
+    events = pd.DataFrame({"users_id": [1, 1, 2, 9], "v": [1.0, 2.0, 3.0, 4.0]})
+    return users, events
+
+
+def test_orphans_error_or_dropped_with_counts():
+    users, events = _tiny()
+    tables = [{"name": "users", "data": users, "primary_key": "id"},
+              {"name": "events", "data": events, "foreign_keys": [{"column": "users_id", "references": "users",
+                                                                    "context": True}]}]
+    with pytest.raises(RelationalError, match=r"table 'events', column 'users_id': 1 of 4 rows .*drop_orphans"):
+        lookalike.train(tables=tables, max_epochs=1, progress=False)
+    g = lookalike.train(tables=tables, max_epochs=1, progress=False, drop_orphans=True)
+    assert g.training_["orphans_dropped"] == {"events": 1}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t[1]["foreign_keys"][0].update(references="people"), "references unknown table 'people'"),
+    (lambda t: t[1]["foreign_keys"][0].update(column="user"), "table 'events': foreign key column 'user' is not a column"),
+    (lambda t: t[0].update(primary_key="uid"), "table 'users': primary key 'uid' is not a column"),
+    (lambda t: t[0].update(data=pd.DataFrame({"id": [1, 1, 2, 3], "x": list("abcd")})),
+     "table 'users', column 'id': primary key has 1 duplicate"),
+    (lambda t: t[0].update(foreign_keys=[{"column": "x", "references": "events", "context": True}]), "cycle"),
+    (lambda t: t[1]["foreign_keys"].append({"column": "v", "references": "users", "context": True}),
+     "table 'events': 2 context foreign keys"),
+])
+def test_schema_errors_name_table_and_column(change, message):
+    users, events = _tiny()
+    events = events[events.users_id != 9].assign(pid=[10, 11, 12])
+    tables = [{"name": "users", "data": users, "primary_key": "id"},
+              {"name": "events", "data": events, "primary_key": "pid",
+               "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]}]
+    change(tables)
+    with pytest.raises(RelationalError, match=message):
+        lookalike.train(tables=tables, max_epochs=1, progress=False)
+
+
+# --- several tables, plain references, schema file and CLI -----------------------------------
+
+def make_bank(seed: int = 0) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    district = pd.DataFrame({"district_id": np.arange(1, 9), "region": rng.choice(["north", "south"], 8)})
+    account = pd.DataFrame({"account_id": np.arange(100, 260), "district_id": rng.integers(1, 9, 160),
+                            "freq": rng.choice(["monthly", "weekly"], 160)})
+    client = pd.DataFrame({"client_id": np.arange(1, 201), "district_id": rng.integers(1, 9, 200),
+                           "born": rng.integers(1940, 2000, 200)})
+    disp = pd.DataFrame({"disposition_id": np.arange(1, 161), "account_id": account.account_id,
+                         "client_id": rng.permutation(client.client_id)[:160],
+                         "type": rng.choice(["OWNER", "USER"], 160, p=[0.8, 0.2])})
+    card = pd.DataFrame({"card_id": np.arange(1, 41), "disposition_id": rng.choice(disp.disposition_id, 40, replace=False),
+                         "kind": rng.choice(["classic", "gold"], 40)})
+    return {"district": district, "account": account, "client": client, "disposition": disp, "card": card}
+
+
+def test_multi_table_schema_file_and_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from lookalike.cli import app
+
+    bank = make_bank()
+    for name, df in bank.items():
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    schema = {"tables": [{"name": n, "data": f"{n}.csv"} for n in bank],  # keys proposed from the names
+              "options": {"max_epochs": 2, "seed": 0, "progress": False}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--config", str(tmp_path / "schema.json"), "--out", str(tmp_path / "bank.lookalike")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", str(tmp_path / "bank.lookalike"), "--out", str(tmp_path / "syn"),
+                            "--size", "district=8", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    syn = {n: pd.read_csv(tmp_path / "syn" / f"{n}.csv") for n in bank}
+    g = lookalike.load(tmp_path / "bank.lookalike")
+    lay = g.layouts_
+    assert lay["disposition"].parent == "account" and [r.column for r in lay["disposition"].plain_refs] == ["client_id"]
+    integrity = relational_metrics(lay, bank, syn)["integrity"]
+    for name, counts in integrity.items():
+        assert all(v == 0 for k, v in counts.items() if k.endswith("dangling")), (name, counts)
+    # plain references are matched within the shared ancestor: the client lives in the account's district
+    d = syn["disposition"].merge(syn["account"], on="account_id").merge(syn["client"], on="client_id",
+                                                                        suffixes=("_acc", "_cli"))
+    assert (d["district_id_acc"] == d["district_id_cli"]).mean() > 0.9
+    assert syn["disposition"]["client_id"].is_unique  # unique in the input, unique in the output
+
+
+def test_cli_generate_size_error():
+    from typer.testing import CliRunner
+
+    from lookalike.cli import app
+
+    r = CliRunner().invoke(app, ["train", "--out", "x.lookalike"])
+    assert r.exit_code == 1 and "--config" in r.output

@@ -43,10 +43,11 @@ def make_config(options: dict) -> TrainConfig:
 
 
 def train(
-    data: pd.DataFrame | str | os.PathLike[str],
+    data: pd.DataFrame | str | os.PathLike[str] | None = None,
     *,
     holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
+    tables: object = None,
     **options,
 ) -> Generator:
     """Train a synthesizer on one table (DataFrame, CSV or Parquet path).
@@ -56,6 +57,14 @@ def train(
     Options are the fields of ``TrainConfig`` (``max_epochs``, ``max_training_time``,
     ``seed``, ``types``, ``max_training_rows``, ``device``, ...).
     """
+    if tables is not None:  # related tables: a dict/list of table specs or a YAML/JSON schema file
+        if data is not None:
+            raise ConfigError("pass either data (one table) or tables (related tables), not both")
+        from .relational import train_tables
+
+        return train_tables(tables, **options)
+    if data is None:
+        raise ConfigError("nothing to train on: pass data (a table) or tables=[...] (related tables)")
     config = make_config(options)
     t0 = time.monotonic()
     df = read_table(data, "data")
@@ -103,4 +112,8 @@ def train(
 
 def load(path: str | os.PathLike[str], device: str = "auto") -> Generator:
     """Load a model file written by ``Generator.save`` (or ``lookalike train --out``)."""
+    from .relational.generator import FORMAT as RELATIONAL, RelationalGenerator, model_format
+
+    if model_format(path) == RELATIONAL:
+        return RelationalGenerator.load(path, device=device)
     return Generator.load(path, device=device)

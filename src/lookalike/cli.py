@@ -45,6 +45,18 @@ def _parse_types(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _parse_sizes(pairs: list[str]) -> dict[str, int] | None:
+    from .errors import ConfigError
+
+    out = {}
+    for p in pairs:
+        k, _, v = p.rpartition("=")
+        if not k or not v.isdigit():
+            raise ConfigError(f"--size expects TABLE=ROWS (e.g. --size users=10000), got {p!r}")
+        out[k] = int(v)
+    return out or None
+
+
 def _json_option(text: str | None, name: str):
     import json
 
@@ -64,8 +76,9 @@ def _setup_logging(quiet: bool) -> None:
 
 @app.command()
 def train(
-    data: Path = typer.Argument(..., help="Training table: CSV (optionally .gz) or Parquet."),
+    data: Optional[Path] = typer.Argument(None, help="Training table: CSV (optionally .gz) or Parquet (or --config)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the model file (e.g. model.lookalike)."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="Related tables: a YAML/JSON schema file (tables, keys, options)."),
     max_training_time: Optional[float] = typer.Option(None, help="Stop training after this many seconds."),
     max_epochs: Optional[int] = typer.Option(None, help="Stop training after this many epochs."),
     training_size: Optional[int] = typer.Option(None, help="Train on a random subsample of this many rows."),
@@ -89,9 +102,18 @@ def train(
             options["max_epochs"] = max_epochs
         if training_size is not None:
             options["max_training_rows"] = training_size
-        config = lookalike.api.make_config(options)  # fail on bad options before reading data
         from .generator import check_model_path
 
+        if config_file is not None:  # related tables
+            check_model_path(out)
+            rg = lookalike.train(tables=config_file, **{k: v for k, v in options.items() if k != "types" or v})
+            typer.echo(f"model written to {rg.save(out)} (tables {', '.join(rg.tables)}, {rg.training_['seconds']:.1f}s)")
+            return
+        if data is None:
+            from .errors import ConfigError
+
+            raise ConfigError("pass a DATA table, or --config schema.yaml for related tables")
+        config = lookalike.api.make_config(options)  # fail on bad options before reading data
         check_model_path(out)
         g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
         path = g.save(out)
@@ -119,6 +141,7 @@ def generate(
     fairness: Optional[str] = typer.Option(None, help='Statistical parity as JSON, e.g. \'{"target": "income", "sensitive": ["sex"]}\'.'),
     device: str = typer.Option("auto", help="auto|cpu|cuda."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    size: list[str] = typer.Option([], "--size", help="Related tables: subject table size TABLE=ROWS (repeatable); --out is a folder or .sqlite."),
 ):
     """Generate synthetic rows from MODEL into --out (streamed in batches)."""
     _setup_logging(quiet)
@@ -130,6 +153,13 @@ def generate(
 
         if rows is not None and rows < 1:
             raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
+        from .relational.generator import FORMAT as RELATIONAL, model_format
+
+        if model_format(model) == RELATIONAL:  # related tables: one file per table, or a SQLite file
+            rg = lookalike.load(model, device=device)
+            rg.sample(_parse_sizes(size), seed=seed, out=out)
+            typer.echo(f"wrote {', '.join(rg.tables)} to {out}")
+            return
         check_output_path(out)
         g = lookalike.load(model, device=device)
         path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet,

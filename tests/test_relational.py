@@ -231,3 +231,23 @@ def test_cli_generate_size_error():
 
     r = CliRunner().invoke(app, ["train", "--out", "x.lookalike"])
     assert r.exit_code == 1 and "--config" in r.output
+
+
+def test_yaml_schema_file_paths_are_relative_to_it(tmp_path):
+    pytest.importorskip("yaml")
+    from lookalike.relational.spec import parse_tables
+
+    (tmp_path / "schema.yaml").write_text(
+        "tables:\n"
+        "  - name: users\n    data: users.csv\n    primary_key: id\n"
+        "  - name: purchases\n    data: purchases.csv\n    order_by: date\n"
+        "    foreign_keys: [{column: users_id, references: users, context: true}]\n"
+        "options: {max_training_time: 60}\n")
+    specs, options = parse_tables(tmp_path / "schema.yaml")
+    assert [s.name for s in specs] == ["users", "purchases"] and options == {"max_training_time": 60}
+    assert specs[0].data == str(tmp_path / "users.csv") and specs[1].context_key.references == "users"
+
+
+def test_train_needs_data_or_tables():
+    with pytest.raises(LookalikeError, match="tables="):
+        lookalike.train()

@@ -71,6 +71,8 @@ def run(dataset: str, seconds: float, seed: int) -> dict:
         "half_vs_half": {k: half["tables"][child]["synthetic"].get(k) for k in summary(metrics, child)},
         "integrity": metrics["integrity"], "reused_real_keys": metrics["reused_real_keys"],
         "order_violations": metrics["tables"][child]["synthetic"].get("order_violations"),
+        "detail": {k: metrics["tables"][child]["synthetic"][k] for k in ("bivariate_by_pair", "coherence_by_column")},
+        "detail_half_vs_half": {k: half["tables"][child]["synthetic"][k] for k in ("bivariate_by_pair", "coherence_by_column")},
         "training": g.training_,
     }
     if dataset == "baseball":

@@ -114,9 +114,17 @@ def _child_metrics(lay: TableLayout, parent: TableLayout, ref: _Child, other: _C
                                      [(c,) for c in ref.distinct]) if ref.distinct else None,
         "time_gaps": _acc(ref.gaps, other.gaps, [("gap",)]) if ref.gaps is not None else None,
     }
+    out["bivariate_by_pair"] = {f"{a}~{b}": _acc(ref.rows, other.rows, [(a, b)])
+                                for a, b in itertools.combinations(cols, 2)}
+    out["coherence_by_column"] = {c: _pair_acc([ref.pairs[c]], [other.pairs[c]]) for c in cols}
     if other.gaps is not None:
         out["order_violations"] = other.order_violations
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+    def r(v):
+        if isinstance(v, dict):
+            return {k: r(x) for k, x in v.items()}
+        return round(v, 4) if isinstance(v, float) else v
+
+    return r(out)
 
 
 def integrity(layouts: dict[str, TableLayout], tables: dict[str, pd.DataFrame]) -> dict:

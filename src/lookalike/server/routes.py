@@ -27,6 +27,8 @@ from .tasks import SAMPLE_CONTROLS
 router = APIRouter(prefix="/api")
 Id = Annotated[str, PathParam(pattern=s.ID_PATTERN, description="12 hex characters")]
 OptionalId = Annotated[str | None, Query(pattern=s.ID_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first")]
+Offset = Annotated[int, Query(ge=0, description="Skip this many (paging)")]
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
 PREVIEW_ROWS = 20
@@ -46,7 +48,7 @@ def _get(request: Request, table: str, id: str) -> dict[str, Any]:
 
 # --- info -------------------------------------------------------------------------------
 @router.get("/info", response_model=s.Info, summary="Version, limits and what this engine supports")
-def info(request: Request):
+async def info(request: Request):
     from ..config import ColumnType
 
     ctx = _ctx(request)
@@ -95,13 +97,13 @@ def upload_dataset(request: Request, file: UploadFile = File(..., description="C
 
 
 @router.get("/datasets", response_model=list[s.Dataset], summary="List datasets, newest first")
-def list_datasets(request: Request):
-    return _ctx(request).store.list("datasets")
+async def list_datasets(request: Request, limit: Limit = 100, offset: Offset = 0):
+    return _ctx(request).store.list("datasets", limit=limit, offset=offset, exclude=("preview",))
 
 
 @router.get("/datasets/{id}", response_model=s.DatasetDetail, summary="A dataset with its detected columns and first rows",
             responses={404: {"model": s.Problem}})
-def get_dataset(request: Request, id: Id):
+async def get_dataset(request: Request, id: Id):
     return _get(request, "datasets", id)
 
 
@@ -143,18 +145,19 @@ def train(request: Request, id: Id, body: s.TrainRequest):
 
 # --- jobs -------------------------------------------------------------------------------
 @router.get("/jobs", response_model=list[s.Job], summary="List jobs, newest first")
-def list_jobs(request: Request, status: s.JobStatus | None = None,
-              kind: Literal["train", "generate", "report"] | None = None, target_id: OptionalId = None):
+async def list_jobs(request: Request, status: s.JobStatus | None = None,
+                    kind: Literal["train", "generate", "report"] | None = None, target_id: OptionalId = None,
+                    limit: Limit = 100, offset: Offset = 0):
     where, args = [], []
     for col, val in (("status", status), ("kind", kind), ("target_id", target_id)):
         if val is not None:
             where.append(f"{col} = ?")
             args.append(val)
-    return _ctx(request).store.list("jobs", " AND ".join(where), tuple(args))
+    return _ctx(request).store.list("jobs", " AND ".join(where), tuple(args), limit=limit, offset=offset)
 
 
 @router.get("/jobs/{id}", response_model=s.Job, summary="A job: status, live progress, result or error")
-def get_job(request: Request, id: Id):
+async def get_job(request: Request, id: Id):
     return _get(request, "jobs", id)
 
 
@@ -172,13 +175,13 @@ def cancel_job(request: Request, id: Id):
 
 # --- models -----------------------------------------------------------------------------
 @router.get("/models", response_model=list[s.Model], summary="List models, newest first")
-def list_models(request: Request, dataset_id: OptionalId = None):
+async def list_models(request: Request, dataset_id: OptionalId = None, limit: Limit = 100, offset: Offset = 0):
     where = ("dataset_id = ?", (dataset_id,)) if dataset_id else ("", ())
-    return _ctx(request).store.list("models", *where)
+    return _ctx(request).store.list("models", *where, limit=limit, offset=offset)
 
 
 @router.get("/models/{id}", response_model=s.Model, summary="A model: columns, options, training summary")
-def get_model(request: Request, id: Id):
+async def get_model(request: Request, id: Id):
     return _get(request, "models", id)
 
 
@@ -252,13 +255,13 @@ def generate(request: Request, id: Id, body: s.GenerateRequest):
 
 # --- outputs (generated tables) ------------------------------------------------------------
 @router.get("/outputs", response_model=list[s.Output], summary="List generated tables, newest first")
-def list_outputs(request: Request, model_id: OptionalId = None):
+async def list_outputs(request: Request, model_id: OptionalId = None, limit: Limit = 100, offset: Offset = 0):
     where = ("model_id = ?", (model_id,)) if model_id else ("", ())
-    return _ctx(request).store.list("outputs", *where)
+    return _ctx(request).store.list("outputs", *where, limit=limit, offset=offset)
 
 
 @router.get("/outputs/{id}", response_model=s.Output, summary="A generated table")
-def get_output(request: Request, id: Id):
+async def get_output(request: Request, id: Id):
     return _get(request, "outputs", id)
 
 
@@ -309,17 +312,18 @@ def create_report(request: Request, id: Id, body: s.ReportRequest | None = None)
 
 # --- reports ------------------------------------------------------------------------------
 @router.get("/reports", response_model=list[s.Report], summary="List QA reports, newest first")
-def list_reports(request: Request, model_id: OptionalId = None, output_id: OptionalId = None):
+async def list_reports(request: Request, model_id: OptionalId = None, output_id: OptionalId = None,
+                       limit: Limit = 100, offset: Offset = 0):
     where, args = [], []
     for col, val in (("model_id", model_id), ("output_id", output_id)):
         if val is not None:
             where.append(f"{col} = ?")
             args.append(val)
-    return _ctx(request).store.list("reports", " AND ".join(where), tuple(args))
+    return _ctx(request).store.list("reports", " AND ".join(where), tuple(args), limit=limit, offset=offset)
 
 
 @router.get("/reports/{id}", response_model=s.Report, summary="A QA report's headline figures")
-def get_report(request: Request, id: Id):
+async def get_report(request: Request, id: Id):
     return _get(request, "reports", id)
 
 

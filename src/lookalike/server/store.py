@@ -2,8 +2,8 @@
 
 Files live in the data dir under folders named by ID; this module only records what
 exists. A row is inserted after its files are complete (renamed into place), so
-anything listed can be downloaded. Every connection is short-lived and uses WAL, so the
-API threads and the job processes can read and write at the same time.
+anything listed can be downloaded. Each thread keeps one connection; WAL lets the API
+threads and the job processes read and write at the same time.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,7 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._local = threading.local()
 
     def init(self) -> None:
         with self.connect() as db:
@@ -66,13 +68,16 @@ class Store:
 
     @contextmanager
     def connect(self):
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=10000")
-        try:
-            yield db
-        finally:
-            db.close()
+        """This thread's connection, opened once: opening and closing per call would
+        checkpoint the WAL every time (the last connection to close does)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=True)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against crashes, no fsync per commit
+            self._local.db = db
+        yield db
 
     # --- generic rows ------------------------------------------------------------
     @staticmethod
@@ -99,11 +104,15 @@ class Store:
         with self.connect() as db:
             return self._decode(db.execute(f"SELECT * FROM {table} WHERE id = ?", (id,)).fetchone())
 
-    def list(self, table: str, where: str = "", args: tuple = (), limit: int = 1000) -> list[dict[str, Any]]:
+    def list(self, table: str, where: str = "", args: tuple = (), limit: int = 1000, offset: int = 0,
+             exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Rows, newest first; ``exclude`` leaves out bulky columns (a dataset's preview)."""
         assert table in TABLES
-        sql = f"SELECT * FROM {table} {('WHERE ' + where) if where else ''} ORDER BY created_at DESC LIMIT ?"
         with self.connect() as db:
-            return [self._decode(r) for r in db.execute(sql, (*args, limit)).fetchall()]
+            names = [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[1] not in exclude]
+            sql = (f"SELECT {', '.join(names)} FROM {table} {('WHERE ' + where) if where else ''} "
+                   "ORDER BY created_at DESC LIMIT ? OFFSET ?")
+            return [self._decode(r) for r in db.execute(sql, (*args, limit, offset)).fetchall()]
 
     def delete(self, table: str, id: str) -> None:
         assert table in TABLES

@@ -63,6 +63,7 @@ def run_job(data_dir: str, job_id: str, runner: str) -> None:
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the API
+    os.nice(10)  # background work: the API's requests come first when CPU is short
     paths = Paths(data_dir)
     store = Store(paths.db)
     job = store.get("jobs", job_id)

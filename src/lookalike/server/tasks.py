@@ -131,12 +131,15 @@ def train_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -
         raise lookalike.errors.InputError(f"dataset {job['target_id']} was deleted before training started")
     params = job["params"]
 
+    last: dict[str, Any] = {}
+
     def on_progress(p) -> None:
-        _phase(store, job, runner, "training", **asdict(p))
+        last.update(asdict(p))
+        _phase(store, job, runner, "training", **last)
 
     _phase(store, job, runner, "preparing")
     g = lookalike.train(paths.dataset(dataset), on_progress=on_progress, **{**params["options"], "progress": False})
-    _phase(store, job, runner, "saving")
+    _phase(store, job, runner, "saving", **{**last, "eta": 0.0})  # the last epoch's figures stay visible
     g.save(work / "model.lookalike")
     _publish(store, paths, job, runner, work, "models",
              name=params.get("name") or dataset["name"], dataset_id=dataset["id"], file="model.lookalike",

@@ -75,6 +75,15 @@ async def client_loop(base: str, job_id: str, dataset_id: str, stop_at: float, t
             await asyncio.sleep(think)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), without its job processes."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,9 +126,10 @@ def main() -> int:
                 await asyncio.gather(*(client_loop(base, job["id"], ds["id"], stop_at, args.think, i, lat, errors)
                                        for i in range(args.clients)))
 
-            t0 = time.monotonic()
+            t0, cpu0, load0 = time.monotonic(), _cpu_seconds(server.pid), os.getloadavg()[0]
             asyncio.run(run_all())
             wall = time.monotonic() - t0
+            server_cpu, load1 = _cpu_seconds(server.pid) - cpu0, os.getloadavg()[0]
             final = httpx.get(base + f"/api/jobs/{job['id']}").json()
             httpx.post(base + f"/api/jobs/{job['id']}/cancel")
         finally:
@@ -143,6 +153,8 @@ def main() -> int:
     print(f"requests: {total} in {wall:.1f}s ({total / wall:.0f}/s); errors: {len(errors)}")
     print(f"non-job endpoints p95: {p95:.1f} ms (limit {P95_LIMIT_MS:.0f} ms)")
     print(f"training job during the test: {final['status']}, epoch {(final['progress'] or {}).get('epoch')}")
+    print(f"server process CPU: {1000 * server_cpu / total:.1f} ms per request ({100 * server_cpu / wall:.0f}% of a core); "
+          f"machine load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} CPUs")
     for e in errors[:5]:
         print("error:", e)
     ok = not errors and p95 < P95_LIMIT_MS and final["status"] == "running"

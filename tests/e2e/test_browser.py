@@ -74,8 +74,8 @@ def test_upload_train_generate_download_report(server, shots, tmp_path):
             row("parch").locator("input[name=include]").uncheck()
             row("pclass").locator("select[name=kind]").select_option("categorical")
             page.fill("#size", "1000")
-            page.fill("#time", "10")
-            page.fill("#patience", "1000")  # train for the full 10 s, so the bar is seen moving
+            page.fill("#time", "6")
+            page.fill("#patience", "1000")  # train for the full 6 s, so the bar is seen moving
             page.fill("#seed", "1")
             page.screenshot(path=shots / "2-settings.png", full_page=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import shutil
 import sys
 import threading
@@ -72,7 +73,7 @@ class JobRunner:
         self.store.fail_interrupted(INTERRUPTED.format("queued"))
 
     def _run(self, job: dict) -> None:
-        proc = self._ctx.Process(target=run_job, args=(str(self.paths.root), job["id"], self.id),
+        proc = self._ctx.Process(target=run_job, args=(str(self.paths.root), job["id"], self.id, os.getpid()),
                                  name=f"lookalike-job-{job['id']}")
         _start_without_main(proc)
         cancelled = False

@@ -12,6 +12,8 @@ import logging
 import os
 import shutil
 import signal
+import threading
+import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
@@ -55,11 +57,11 @@ class Paths:
         return self.dir("reports", row["id"]) / f"report.{suffix}"
 
 
-def run_job(data_dir: str, job_id: str, runner: str) -> None:
+def run_job(data_dir: str, job_id: str, runner: str, server_pid: int) -> None:
     """Entry point of a job process."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _die_with_parent()
     signal.signal(signal.SIGTERM, _stop)
+    _stop_when_gone(server_pid)
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the API
@@ -91,15 +93,29 @@ def _stop(signum, frame):
     raise JobStopped()
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGTERM when the process that started us dies, so no job outlives the
-    server (the job could not record its result anyway)."""
-    try:
-        import ctypes
+def _stop_when_gone(server_pid: int, every: float = 1.0) -> None:
+    """No job outlives its server (killed hard, it cannot stop us): a watchdog thread
+    sends us SIGTERM when the server process is gone; the next start marks the job failed."""
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    def watch() -> None:
+        while _alive(server_pid):
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="lookalike-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed server not yet reaped by its parent is a zombie
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _phase(store: Store, job: dict, runner: str, phase: str, **extra: Any) -> None:

@@ -136,3 +136,10 @@ def test_deterministic_relation_survives():
     g = lookalike.train(df, max_epochs=15, seed=0, progress=False)
     s = g.sample(1000, seed=0)
     assert (s["edu"].map({"hs": 9, "ba": 13, "ma": 14, "phd": 16}) == s["edu_num"]).mean() > 0.97
+
+
+def test_excluded_columns_are_dropped_and_the_report_still_works(mixed_frame, tmp_path):
+    g = lookalike.train(mixed_frame, types={"note": "exclude"}, max_epochs=1, seed=0, progress=False)
+    assert "note" not in g.sample(20, seed=0).columns
+    m = g.report(out=None, n=200)
+    assert 0 < m.accuracy.overall <= 1

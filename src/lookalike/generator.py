@@ -237,10 +237,14 @@ class Generator:
                 "this model has no QA data beside it (MODEL.qa-train.parquet); pass the training table: "
                 "`lookalike report MODEL --train DATA`"
             )
-        if not isinstance(train_df, pd.DataFrame):
-            from .io import read_table
+        from .io import read_table
 
-            train_df = read_table(train_df, "train")
+        # score the columns the model outputs (excluded columns are not generated)
+        train_df = read_table(train_df, "train")
+        train_df = train_df[[c for c in self.columns if c in train_df.columns]]
+        if holdout_df is not None:
+            holdout_df = read_table(holdout_df, "holdout")
+            holdout_df = holdout_df[[c for c in self.columns if c in holdout_df.columns]]
         n = n or min(len(train_df), self.training_.get("rows", len(train_df)))
         synthetic = self.sample(n, seed=seed, progress=progress, **controls)
         model_sample = self.sample(n, seed=seed, progress=progress) if any(

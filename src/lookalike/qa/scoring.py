@@ -58,6 +58,9 @@ class Reference:
     holdout_hashes: np.ndarray | None  # every holdout row
     holdout_sample: np.ndarray | None  # row positions behind holdout_vectors
     progress: bool
+    # for the DCR share: exact copies are looked up in equally many training and holdout rows
+    train_exact: np.ndarray | None = None
+    holdout_exact: np.ndarray | None = None
 
     @classmethod
     def build(cls, train, holdout, columns, rng, progress) -> Reference:
@@ -76,6 +79,13 @@ class Reference:
         if holdout is not None:
             holdout_sample = rng.choice(len(holdout), n, replace=False)
             holdout_vectors = encoder.transform(holdout.iloc[holdout_sample])
+        train_hashes = priv.row_hashes(train, columns)
+        holdout_hashes = priv.row_hashes(holdout, columns) if holdout is not None else None
+        train_exact = holdout_exact = None
+        if holdout is not None:
+            m = min(len(train), len(holdout))
+            train_exact = train_hashes[rng.choice(len(train), m, replace=False)]
+            holdout_exact = holdout_hashes[rng.choice(len(holdout), m, replace=False)]
         return cls(
             train=train,
             holdout=holdout,
@@ -88,10 +98,12 @@ class Reference:
             encoder=encoder,
             train_vectors=train_vectors,
             holdout_vectors=holdout_vectors,
-            train_hashes=priv.row_hashes(train, columns),
-            holdout_hashes=priv.row_hashes(holdout, columns) if holdout is not None else None,
+            train_hashes=train_hashes,
+            holdout_hashes=holdout_hashes,
             holdout_sample=holdout_sample,
             progress=progress,
+            train_exact=train_exact,
+            holdout_exact=holdout_exact,
         )
 
     @property
@@ -249,7 +261,8 @@ def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
     syn_hashes = priv.row_hashes(synthetic, ref.columns)
     identical = priv.identical_share(syn_hashes, ref.train_hashes)
     # exact copies are found in the full tables by hashing, nearest neighbours in the samples
-    to_train = priv.nearest(syn_vectors, train_vectors).with_exact(np.isin(syn_hashes[sample], ref.train_hashes))
+    syn_to_train = priv.nearest(syn_vectors, train_vectors)
+    to_train = syn_to_train.with_exact(np.isin(syn_hashes[sample], ref.train_hashes))
     fields: dict = {}
     dcr_syn_hold = dcr_hold = None
     reasons: list[str] = []
@@ -257,12 +270,13 @@ def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
         holdout_vectors = ref.holdout_vectors[:n]
         hold_hashes = ref.holdout_hashes[ref.holdout_sample[:n]]
         to_holdout = priv.nearest(syn_vectors, holdout_vectors).with_exact(
-            np.isin(syn_hashes[sample], ref.holdout_hashes)
+            np.isin(syn_hashes[sample], ref.holdout_exact)
         )
+        to_train_eq = syn_to_train.with_exact(np.isin(syn_hashes[sample], ref.train_exact))
         hold_to_train = priv.nearest(holdout_vectors, train_vectors).with_exact(
             np.isin(hold_hashes, ref.train_hashes)
         )
-        share = priv.dcr_share(to_train.nearest, to_holdout.nearest)
+        share = priv.dcr_share(to_train_eq.nearest, to_holdout.nearest)
         hold_identical = priv.identical_share(ref.holdout_hashes, ref.train_hashes)
         fields = dict(
             dcr_share=share,

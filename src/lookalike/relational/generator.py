@@ -41,6 +41,7 @@ FORMAT = "lookalike-relational"
 FORMAT_VERSION = 1
 BATCH = 20_000
 MIN_TIME_SHARE = 0.05
+SMALL_TABLE = 500  # parent tables below this many rows train without value protection
 
 
 class RelationalConfig(BaseModel):
@@ -102,10 +103,19 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
             opts["max_training_time"] = config.max_training_time * share[name] / norm
         if config.seed is not None:
             opts["seed"] = int(rng.integers(2**31))
+        if len(frame) < SMALL_TABLE and lay.children and opts.get("value_protection", True):
+            # on a few dozen rows every count is rare, and protection would fold them all into one
+            log.warning("table '%s': %d rows; value protection off so its children's counts survive", name, len(frame))
+            opts["value_protection"] = False
+        if len(frame) < SMALL_TABLE and "max_training_time" in opts:  # tiny tables: epochs are cheap, let them converge
+            opts["max_training_time"] = max(opts["max_training_time"], 20.0)
         log.info("training table '%s' (%d rows, %d columns, %d context)", name, len(frame), len(frame.columns),
                  len(lay.context))
+        # derived columns that are all null (no second events: no lags, no gaps) carry nothing,
+        # and the flat engine cannot fit a numeric column without values
+        frame = frame.drop(columns=[c for c in frame.columns if (c in lay.context or c == GAP) and frame[c].isna().all()])
         types = column_types(lay, layouts, types_by_table.get(name, {}))
-        models[name] = flat_train(frame, holdout_share=0.0, context_columns=lay.context,
+        models[name] = flat_train(frame, holdout_share=0.0, context_columns=[c for c in lay.context if c in frame.columns],
                                   types={c: k for c, k in types.items() if c in frame.columns}, **opts)
         training["tables"][name] = models[name].training_
     training["seconds"] = round(time.monotonic() - t0, 2)
@@ -276,7 +286,8 @@ class RelationalGenerator:
             if lay.order_by:
                 first = pos == 0
                 prev = last_order.iloc[act].reset_index(drop=True)
-                gap = pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
+                gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
+                       if GAP in drawn.columns else np.zeros(len(drawn)))
                 if lay.order_kind == "datetime":
                     later = prev + pd.to_timedelta(gap, unit="D")
                     own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
@@ -292,7 +303,8 @@ class RelationalGenerator:
                 for c in lay.lagged:
                     lags.iloc[act, lags.columns.get_loc(lag_col(j, c))] = lags.iloc[act][lag_col(j - 1, c)].to_numpy()
             for c in lay.lagged:
-                lags.iloc[act, lags.columns.get_loc(lag_col(1, c))] = drawn[c].to_numpy()
+                if c in drawn.columns:
+                    lags.iloc[act, lags.columns.get_loc(lag_col(1, c))] = drawn[c].to_numpy()
             frames.append(drawn)
             owners.append(act)
             k += 1

@@ -49,16 +49,24 @@ def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_
     else:
         my_group, their_group = np.zeros(n_rows, dtype=np.int64), np.zeros(n_ref, dtype=np.int64)
     cands = pd.Series(np.arange(n_ref)).groupby(their_group).apply(lambda s: s.to_numpy()).to_dict()
-    pick = np.empty(n_rows, dtype=np.int64)
+    pick = np.full(n_rows, -1, dtype=np.int64)
     for grp, rows in pd.Series(np.arange(n_rows)).groupby(my_group):
         rows = rows.to_numpy()
         pool = cands.get(grp)
         if pool is None or len(pool) == 0:
-            pool = np.arange(n_ref)
-        if ref.unique and len(pool) >= len(rows):
-            pick[rows] = rng.choice(pool, len(rows), replace=False)
+            continue  # no candidate in the group: drawn from all below
+        if ref.unique:  # as many distinct keys as the group has; the rest from elsewhere
+            take = min(len(rows), len(pool))
+            pick[rows[:take]] = rng.choice(pool, take, replace=False)
         else:
             pick[rows] = rng.choice(pool, len(rows), replace=True)
+    left = np.flatnonzero(pick < 0)
+    if len(left):
+        unused = np.setdiff1d(np.arange(n_ref), pick[pick >= 0]) if ref.unique else np.arange(n_ref)
+        take = min(len(left), len(unused)) if ref.unique else 0
+        pick[left[:take]] = rng.choice(unused, take, replace=False) if take else pick[left[:take]]
+        rest = left[take:]
+        pick[rest] = rng.choice(n_ref, len(rest), replace=True)
     out[:] = ref_keys[pick]
     if ref.null_share > 0:
         out[rng.random(n_rows) < ref.null_share] = None

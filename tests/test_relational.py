@@ -47,7 +47,7 @@ def shop_tables(users, purchases):
 @pytest.fixture(scope="module")
 def shop():
     users, purchases = make_shop()
-    g = lookalike.train(tables=shop_tables(users, purchases), max_epochs=3, seed=1, progress=False)
+    g = lookalike.train(tables=shop_tables(users, purchases), max_epochs=3, seed=1, progress=False, model_size="small")
     return users, purchases, g
 
 
@@ -202,7 +202,7 @@ def test_multi_table_schema_file_and_cli(tmp_path):
     for name, df in bank.items():
         df.to_csv(tmp_path / f"{name}.csv", index=False)
     schema = {"tables": [{"name": n, "data": f"{n}.csv"} for n in bank],  # keys proposed from the names
-              "options": {"max_epochs": 2, "seed": 0, "progress": False}}
+              "options": {"max_epochs": 2, "seed": 0, "progress": False, "model_size": "small"}}
     (tmp_path / "schema.json").write_text(json.dumps(schema))
     runner = CliRunner()
     r = runner.invoke(app, ["train", "--config", str(tmp_path / "schema.json"), "--out", str(tmp_path / "bank.lookalike")])

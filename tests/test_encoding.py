@@ -60,3 +60,9 @@ def test_iso_date_strings_keep_their_format():
     _, back = roundtrip(df, value_protection=False)
     assert back["d"].dropna().str.match(r"^\d{4}-\d{2}-\d{2}$").all()
     assert back["d"].isna().sum() == 30
+
+
+def test_all_null_column_typed_numeric_gives_nulls():
+    df = pd.DataFrame({"x": [np.nan] * 20, "c": ["a", "b"] * 10})
+    _, back = roundtrip(df, types={"x": "numeric"})
+    assert back["x"].isna().all() and len(back) == 20

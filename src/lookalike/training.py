@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 PREFIX_SHARE = 0.5  # share of rows trained with a random "known columns first" order
 MAX_VAL_ROWS = 5_000
-ANNEAL_EPOCHS = 2
+ANNEAL_EPOCHS = 1
 ANNEAL_BUDGET_SHARE = 0.85  # share of max_training_time for the main phase
 
 

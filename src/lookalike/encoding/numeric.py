@@ -65,7 +65,7 @@ class NumericEncoder(ColumnEncoder):
         if len(uniq) <= MAX_DISCRETE:
             if protect:
                 # rare values (held by fewer than k rows) never appear: they fold into the nearest frequent one
-                frequent = uniq[counts >= k] if (counts >= k).any() else uniq[np.argmax(counts)][None]
+                frequent = uniq[counts >= k] if (counts >= k).any() else uniq[np.argmax(counts)][None] if len(uniq) else uniq
                 self.values_ = [float(x) for x in frequent]
             else:
                 self.values_ = [float(x) for x in uniq]

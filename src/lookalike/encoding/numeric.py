@@ -91,7 +91,9 @@ class NumericEncoder(ColumnEncoder):
         v = self.values(s)
         isna = np.isnan(v)
         v = np.clip(np.nan_to_num(v, nan=self.min_), self.min_, self.max_)
-        if self.edges_ is None:
+        if self.edges_ is None and not self.values_:  # no values at all: only nulls
+            codes = np.zeros((len(v), 1), dtype=np.int64)
+        elif self.edges_ is None:
             grid = np.asarray(self.values_)
             idx = np.searchsorted(grid, v).clip(0, len(grid) - 1)
             left = (idx - 1).clip(0)

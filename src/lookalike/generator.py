@@ -139,7 +139,8 @@ class Generator:
         from .io import read_table
 
         df = read_table(data, "impute").reset_index(drop=True)
-        columns = [c for c in (columns or self.encoder_.columns) if self.encoder_.subs_of(c)] if columns is None else columns
+        if columns is None:
+            columns = [c for c in self.encoder_.columns if self.encoder_.subs_of(c)]
         validate(self.encoder_, impute=columns)
         device = next(self.model_.parameters()).device
         gen = _torch_generator(seed, device)

@@ -20,8 +20,6 @@ from .errors import InputError
 READ_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
 WRITE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
-TableLike = "pd.DataFrame | str | os.PathLike[str]"
-
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()

@@ -61,9 +61,9 @@ class CategoricalEncoder(ColumnEncoder):
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.Series:
         values = np.array([None, RARE_LABEL] + list(self.categories_), dtype=object)
         out = pd.Series(values[tokens[:, 0]], name=self.name)
-        return restore_dtype(out, self.dtype) if not (tokens[:, 0] == RARE).any() else out.astype("string").astype(
-            self.dtype if self.dtype in ("str", "string", "object") else "string"
-        )
+        if (tokens[:, 0] == RARE).any() and self.dtype not in ("str", "string", "object"):
+            return out.astype("string")  # _RARE_ beside non-string categories (e.g. numbers as categories)
+        return restore_dtype(out, self.dtype)
 
 
 class BooleanEncoder(CategoricalEncoder):

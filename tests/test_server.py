@@ -384,7 +384,10 @@ def test_binding_beyond_localhost_needs_a_token():
 
 
 def test_docs_ui_and_every_route_is_tested(client):
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text
+    assert 'src="http' not in docs.text and 'href="http' not in docs.text  # works offline: no CDN
+    assert client.get("/static/docs.js").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200

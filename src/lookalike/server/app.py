@@ -58,7 +58,7 @@ def create_app(data_dir: str | Path, token: str | None = None, *,
         finally:
             ctx.runner.stop()
 
-    app = FastAPI(title="lookalike", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="lookalike", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Local synthetic data: upload a table, train a model, generate look-alike rows, "
                               "download them, read the QA report. Long work runs as jobs: poll `/api/jobs/{id}`.")
     app.state.lookalike = ctx
@@ -87,6 +87,10 @@ def create_app(data_dir: str | Path, token: str | None = None, *,
         return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():  # our own page over /openapi.json: no CDN (FastAPI's Swagger page loads from one)
+        return FileResponse(STATIC / "docs.html", headers={"cache-control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def index():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 PREFIX_SHARE = 0.5  # share of rows trained with a random "known columns first" order
 MAX_VAL_ROWS = 5_000
 ANNEAL_EPOCHS = 1
+SMALL_BATCH = 128  # below this many rows per step, train on one CPU thread
 ANNEAL_BUDGET_SHARE = 0.85  # share of max_training_time for the main phase
 
 
@@ -118,84 +120,97 @@ def fit(
     weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
     val_masks = order_masks(model.column_of_sub, canonical_ranks(len(val), n_cols, device, ctx))
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
+    with _threads_for(device, bs):
+        opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+        start = time.monotonic()
+        budget = config.max_training_time or math.inf
+        deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
+        best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+        stopped_by = "max_epochs"
+        bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
-    start = time.monotonic()
-    budget = config.max_training_time or math.inf
-    deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
-    best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
-    stopped_by = "max_epochs"
-    bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
+        def run_epoch(batch_size: int, until: float) -> tuple[float, bool]:
+            """One pass over the training rows; returns (mean train loss, ran out of time)."""
+            model.train()
+            order = torch.randperm(len(trn), generator=gen).to(device)
+            steps = max(1, len(trn) // batch_size)
+            total = 0.0
+            for step in range(steps):
+                batch = trn[order[step * batch_size : (step + 1) * batch_size]]
+                ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
+                loss = model.loss(batch, order_masks(model.column_of_sub, ranks), weights)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+                if time.monotonic() > until:
+                    return total / (step + 1), True
+            return total / steps, False
 
-    def run_epoch(batch_size: int, until: float) -> tuple[float, bool]:
-        """One pass over the training rows; returns (mean train loss, ran out of time)."""
-        model.train()
-        order = torch.randperm(len(trn), generator=gen).to(device)
-        steps = max(1, len(trn) // batch_size)
-        total = 0.0
-        for step in range(steps):
-            batch = trn[order[step * batch_size : (step + 1) * batch_size]]
-            ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
-            loss = model.loss(batch, order_masks(model.column_of_sub, ranks), weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            if time.monotonic() > until:
-                return total / (step + 1), True
-        return total / steps, False
+        def report(epoch: int, train_loss: float, val_loss: float) -> None:
+            elapsed = time.monotonic() - start
+            eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
+            p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
+            bar.update(1)
+            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}")
+            if on_progress:
+                on_progress(p)
 
-    def report(epoch: int, train_loss: float, val_loss: float) -> None:
-        elapsed = time.monotonic() - start
-        eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
-        p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
-        bar.update(1)
-        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}")
-        if on_progress:
-            on_progress(p)
+        epoch = 0
+        for epoch in range(1, config.max_epochs + 1):
+            train_loss, out_of_time = run_epoch(bs, deadline)
+            val_loss = evaluate(model, val, val_masks, weights)
+            sched.step(val_loss)
+            if val_loss < best - 1e-4:
+                best, best_epoch, bad_epochs = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+            report(epoch, train_loss, val_loss)
+            if out_of_time:
+                stopped_by = "max_training_time"
+                break
+            if bad_epochs >= config.patience:
+                stopped_by = "early_stopping"
+                break
 
-    epoch = 0
-    for epoch in range(1, config.max_epochs + 1):
-        train_loss, out_of_time = run_epoch(bs, deadline)
-        val_loss = evaluate(model, val, val_masks, weights)
-        sched.step(val_loss)
-        if val_loss < best - 1e-4:
-            best, best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-        report(epoch, train_loss, val_loss)
-        if out_of_time:
-            stopped_by = "max_training_time"
-            break
-        if bad_epochs >= config.patience:
-            stopped_by = "early_stopping"
-            break
+        # annealing from the best checkpoint
+        model.load_state_dict(best_state)
+        for group in opt.param_groups:
+            group["lr"] = config.learning_rate / 10
+        for _ in range(ANNEAL_EPOCHS):
+            if time.monotonic() > start + budget or epoch >= config.max_epochs:
+                break
+            epoch += 1
+            train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget)
+            val_loss = evaluate(model, val, val_masks, weights)
+            if val_loss < best:
+                best, best_epoch = val_loss, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            report(epoch, train_loss, val_loss)
+            if out_of_time:
+                break
+        bar.close()
+        model.load_state_dict(best_state)
+        model.eval()
+        result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
+        log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
+                 result.epochs, result.seconds, best_epoch, best, stopped_by)
+        return result
 
-    # annealing from the best checkpoint
-    model.load_state_dict(best_state)
-    for group in opt.param_groups:
-        group["lr"] = config.learning_rate / 10
-    for _ in range(ANNEAL_EPOCHS):
-        if time.monotonic() > start + budget or epoch >= config.max_epochs:
-            break
-        epoch += 1
-        train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget)
-        val_loss = evaluate(model, val, val_masks, weights)
-        if val_loss < best:
-            best, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        report(epoch, train_loss, val_loss)
-        if out_of_time:
-            break
-    bar.close()
-    model.load_state_dict(best_state)
-    model.eval()
-    result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
-    log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
-             result.epochs, result.seconds, best_epoch, best, stopped_by)
-    return result
+
+@contextlib.contextmanager
+def _threads_for(device: torch.device, batch_size: int):
+    """Small batches run on one CPU thread: splitting tiny matrix products across threads
+    costs more than it gains, and up to 10x more when another process holds a core."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and batch_size < SMALL_BATCH:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @torch.no_grad()

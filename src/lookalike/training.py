@@ -120,7 +120,7 @@ def fit(
     weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
     val_masks = order_masks(model.column_of_sub, canonical_ranks(len(val), n_cols, device, ctx))
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
-    with _threads_for(device, bs):
+    with threads_for(device, bs):
         opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
         start = time.monotonic()
@@ -201,7 +201,7 @@ def fit(
 
 
 @contextlib.contextmanager
-def _threads_for(device: torch.device, batch_size: int):
+def threads_for(device: torch.device, batch_size: int):
     """Small batches run on one CPU thread: splitting tiny matrix products across threads
     costs more than it gains, and up to 10x more when another process holds a core."""
     before = torch.get_num_threads()

@@ -91,3 +91,12 @@ def test_report_from_model(model, tmp_path):
 def test_info_lists_columns(model):
     r = runner.invoke(app, ["info", str(model)])
     assert r.exit_code == 0 and '"age": "numeric"' in r.output
+
+
+def test_help_is_instant_because_torch_loads_lazily():
+    import subprocess
+    import sys
+
+    code = "import sys, lookalike.cli; print('torch' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -113,7 +113,9 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("pass a DATA table, or --config schema.yaml for related tables")
-        config = lookalike.api.make_config(options)  # fail on bad options before reading data
+        from .api import make_config
+
+        config = make_config(options)  # fail on bad options before reading data
         check_model_path(out)
         g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
         path = g.save(out)

@@ -88,6 +88,18 @@ def test_report_from_model(model, tmp_path):
     assert out.exists() and js.exists() and "accuracy" in r.output
 
 
+def test_report_on_rebalanced_data_has_model_and_data_qa(model, tmp_path):
+    import json
+
+    js = tmp_path / "m.json"
+    r = runner.invoke(app, ["report", str(model), "--out", str(tmp_path / "r.html"), "--json", str(js),
+                            "--rebalance", '{"level": {"top": 0.5}}', "-q"])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(js.read_text())
+    assert metrics["model"] is not None  # Model QA beside the delivered data's Data QA
+    assert metrics["settings"]["generation"]["rebalance"] == {"level": {"top": 0.5}}
+
+
 def test_info_lists_columns(model):
     r = runner.invoke(app, ["info", str(model)])
     assert r.exit_code == 0 and '"age": "numeric"' in r.output

@@ -205,6 +205,9 @@ def report(
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML report path."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON."),
     seed: int = typer.Option(0, help="Seed for sampling and the report's random draws."),
+    seed_data: Optional[Path] = typer.Option(None, "--seed-data", help="With MODEL: score seeded generation (Data QA beside Model QA)."),
+    impute: list[str] = typer.Option([], "--impute", help="With MODEL: score data generated with this column imputed."),
+    rebalance: Optional[str] = typer.Option(None, help="With MODEL: score rebalanced data (JSON, as for generate)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Write the QA report: accuracy, privacy, fake-vs-real discriminator, ML utility."""
@@ -216,7 +219,9 @@ def report(
 
         if model is not None:
             g = lookalike.load(model)
-            m = g.report(out=out, json_out=json_out, target=target, seed=seed, progress=not quiet, holdout=holdout, train=train)
+            controls = dict(seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"))
+            m = g.report(out=out, json_out=json_out, target=target, seed=seed, progress=not quiet, holdout=holdout,
+                         train=train, **{k: v for k, v in controls.items() if v is not None})
         else:
             if synthetic is None or train is None:
                 raise ConfigError("pass a MODEL file, or both --synthetic and --train")

@@ -30,7 +30,9 @@ class TrainConfig(BaseModel):
     )
     max_holdout_rows: int = Field(default=10_000, ge=0, description="Cap on the holdout size.")
     max_epochs: int = Field(default=200, ge=1)
-    max_training_time: float | None = Field(default=None, gt=0, description="Seconds; training stops after this.")
+    max_training_time: float | None = Field(
+        default=600, gt=0, description="Seconds; training stops after this (then anneals and keeps the best). None: no limit."
+    )
     batch_size: int | None = Field(default=None, ge=8, description="Rows per step; None picks one from the data size.")
     learning_rate: float = Field(default=3e-3, gt=0)
     patience: int = Field(default=5, ge=1, description="Epochs without validation improvement before stopping.")

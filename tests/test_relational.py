@@ -252,3 +252,49 @@ def test_yaml_schema_file_paths_are_relative_to_it(tmp_path):
 def test_train_needs_data_or_tables():
     with pytest.raises(LookalikeError, match="tables="):
         lookalike.train()
+
+
+def make_players(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Players born 1900-1990 (a few unknown) and their seasons: the first at age 18-30,
+    then 0-2 years apart; birth years far more spread than the age at the first season."""
+    rng = np.random.default_rng(seed)
+    born = pd.to_datetime("1900-01-01") + pd.to_timedelta(rng.integers(0, 90 * 365, n), unit="D")
+    players = pd.DataFrame({"id": np.arange(1, n + 1), "birthDate": born.strftime("%Y-%m-%d"),
+                            "hand": rng.choice(["L", "R"], n)})
+    players.loc[rng.random(n) < 0.03, "birthDate"] = None
+    rows = []
+    for pid, b in zip(players.id, born):
+        year = b.year + int(rng.integers(18, 31))
+        for _ in range(int(rng.integers(1, 6))):
+            rows.append((pid, year, int(rng.integers(1, 150))))
+            year += int(rng.integers(0, 3))
+    seasons = pd.DataFrame(rows, columns=["players_id", "year", "games"])
+    return players, seasons
+
+
+def test_first_event_follows_the_parents_date():
+    players, seasons = make_players()
+    tables = [{"name": "players", "data": players, "primary_key": "id"},
+              {"name": "seasons", "data": seasons, "order_by": "year",
+               "foreign_keys": [{"column": "players_id", "references": "players", "context": True}]}]
+    g = lookalike.train(tables=tables, max_epochs=3, seed=0, progress=False, model_size="small")
+    assert g.layouts_["seasons"].anchor == "birthDate"  # chosen: the offset is far tighter than the year
+    syn = g.sample({"players": 400}, seed=1)
+    born = pd.to_datetime(syn["players"].set_index("id")["birthDate"]).dt.year
+    first = syn["seasons"].groupby("players_id")["year"].min()
+    age = (first - born.reindex(first.index)).dropna()
+    assert len(age) > 300
+    assert (age >= 15).mean() >= 0.99 and (age <= 45).mean() >= 0.99
+    assert pd.api.types.is_integer_dtype(syn["seasons"]["year"])
+
+
+def test_parent_tables_get_a_fair_share_of_the_time_budget():
+    from lookalike.relational.generator import time_shares
+    from lookalike.relational.layout import training_frames
+
+    users, purchases = make_shop()
+    g = lookalike.train(tables=shop_tables(users, purchases), max_epochs=1, seed=0, progress=False, model_size="small")
+    frames, _ = training_frames(g.layouts_, {"users": users, "purchases": purchases})
+    frames["purchases"] = pd.concat([frames["purchases"]] * 50)  # a child far bigger than its parent
+    share = time_shares(g.layouts_, frames)
+    assert share["users"] >= 0.2 and abs(sum(share.values()) - 1) < 1e-9

@@ -32,7 +32,7 @@ from ..io import atomic_path
 from ..sampling import sample_tokens
 from .keys import fill_reference, new_keys
 from .layout import (GAP, PARENT, POS, TableLayout, build_layouts, count_col, generation_order_from, lag_col,
-                     sort_children, training_frames, own_frame, gaps, _order_values)
+                     sort_children, training_frames, own_frame, gaps, _order_values, from_offsets)
 from .spec import RelationalError, TableSpec, check_table_names, load_frames, parse_tables, propose_keys, validate
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ FORMAT = "lookalike-relational"
 FORMAT_VERSION = 1
 BATCH = 20_000
 MIN_TIME_SHARE = 0.05
+PARENT_TIME_SHARE = 0.25
 SMALL_TABLE = 500  # parent tables below this many rows train without value protection
 
 
@@ -85,22 +86,23 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     rng = np.random.default_rng(config.seed)
     train, holdout = split_by_subject(layouts, frames, config.holdout_share, rng)
     model_frames, _ = training_frames(layouts, train)
-    weights = {n: max(len(f), 1) * max(len(f.columns), 1) for n, f in model_frames.items()}
-    total = sum(weights.values())
-    share = {n: max(w / total, MIN_TIME_SHARE) for n, w in weights.items()}
-    norm = sum(share.values())
+    share = time_shares(layouts, model_frames)
+    t_train = time.monotonic()
     models: dict[str, Generator] = {}
     training: dict[str, Any] = {"orphans_dropped": dropped, "tables": {}}
     types_by_table = {s.name: s.types for s in specs}
     from ..api import train as flat_train
     from .layout import column_types
 
-    for name in generation_order_from(layouts):
+    order = generation_order_from(layouts)
+    for i, name in enumerate(order):
         lay = layouts[name]
         frame = model_frames[name]
         opts = dict(config.table_options)
         if config.max_training_time:
-            opts["max_training_time"] = config.max_training_time * share[name] / norm
+            # what earlier tables left unused (early stopping) goes to the tables still to train
+            left = max(config.max_training_time - (time.monotonic() - t_train), 1.0)
+            opts["max_training_time"] = left * share[name] / sum(share[n] for n in order[i:])
         if config.seed is not None:
             opts["seed"] = int(rng.integers(2**31))
         if len(frame) < SMALL_TABLE and lay.children and opts.get("value_protection", True):
@@ -122,6 +124,18 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     g = RelationalGenerator(config, layouts, models, training)
     g.train_tables_, g.holdout_tables_ = train, holdout
     return g
+
+
+def time_shares(layouts: dict[str, TableLayout], model_frames: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Each table's share of ``max_training_time``: its rows x columns, but at least
+    PARENT_TIME_SHARE for a table with children (its count columns decide how many events
+    every subject gets, and its model is small, so the share buys many epochs)."""
+    weights = {n: max(len(f), 1) * max(len(f.columns), 1) for n, f in model_frames.items()}
+    total = sum(weights.values())
+    share = {n: max(w / total, PARENT_TIME_SHARE if layouts[n].children else MIN_TIME_SHARE)
+             for n, w in weights.items()}
+    norm = sum(share.values())
+    return {n: v / norm for n, v in share.items()}
 
 
 def split_by_subject(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFrame], share: float,
@@ -288,14 +302,17 @@ class RelationalGenerator:
                 prev = last_order.iloc[act].reset_index(drop=True)
                 gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
                        if GAP in drawn.columns else np.zeros(len(drawn)))
+                if lay.anchor:  # the first event: an offset from the parent's date
+                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act])
+                elif lay.order_kind == "datetime":
+                    own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
+                else:
+                    own = pd.to_numeric(drawn[lay.order_by], errors="coerce")
                 if lay.order_kind == "datetime":
                     later = prev + pd.to_timedelta(gap, unit="D")
-                    own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
-                    actual = own.where(first, later)
                 else:
                     later = prev + gap
-                    own = pd.to_numeric(drawn[lay.order_by], errors="coerce")
-                    actual = own.where(first, later)
+                actual = own.where(first, later)
                 drawn[lay.order_by] = actual.to_numpy()
                 last_order.iloc[act] = actual.to_numpy()
             drawn[POS] = pos

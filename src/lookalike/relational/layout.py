@@ -30,6 +30,8 @@ PARENT = "parent."
 CONTEXT_KINDS = ("numeric", "categorical", "datetime", "boolean")
 MAX_CONTEXT_CATEGORIES = 200  # wider categoricals (names, free text) do not condition children
 MIN_GROUPS_FOR_CONSTANT = 20  # a column is "constant within subject" only with this much evidence
+ANCHOR_MIN_SHARE = 0.5  # a parent date anchors first events only when most subjects have it
+ANCHOR_MAX_SPREAD = 0.5  # ... and the offset varies at most half as much as the first date itself
 DAY = 86_400.0
 
 
@@ -76,6 +78,9 @@ class TableLayout:
     lags: int = 1
     nonnull: list[str] = field(default_factory=list)  # input columns without nulls
     parent_context: list[str] = field(default_factory=list)  # parent model-frame columns used as context
+    anchor: str | None = None  # parent date column the first event's order value is an offset from
+    anchor_fallback: float = 0.0  # anchor (order units) of subjects whose parent date is null
+    order_integer: bool = False  # order column holds whole numbers (years, counters)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -140,6 +145,9 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
             lay.order_kind = "datetime" if kinds[order] == "datetime" else "numeric"
             vals = _order_values(df[order], lay.order_kind)
             lay.order_has_null = bool(vals.isna().any())
+            if lay.order_kind == "numeric":
+                nn = vals.dropna().to_numpy()
+                lay.order_integer = bool(len(nn) and np.all(np.mod(nn, 1) == 0))
             if lay.order_kind == "datetime":
                 secs = vals.dropna().astype("int64").to_numpy() / 1e9
                 lay.date_only = bool(np.all(np.mod(secs, DAY) == 0))
@@ -179,7 +187,81 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
         if lay.order_by:
             lay.lagged.append(GAP)
         lay.context = [PARENT + c for c in pcols] + [POS] + [lag_col(j, c) for j in range(1, lags + 1) for c in lay.lagged]
+        if lay.order_by:
+            _pick_anchor(lay, parent, frames[name], frames[parent.name], pcols)
     return layouts
+
+
+def anchor_units(values: pd.Series, lay: TableLayout) -> np.ndarray:
+    """A parent date in the child's order units: days for dates, years for numbers
+    (whole years when the order column holds whole numbers)."""
+    dt = to_datetime(values.reset_index(drop=True)).astype("datetime64[ns]")
+    if lay.order_kind == "datetime":
+        out = dt.astype("int64").to_numpy().astype("float64") / 1e9 / DAY  # a fresh array
+    elif lay.order_integer:
+        out = dt.dt.year.to_numpy(dtype="float64")
+    else:
+        out = (dt.dt.year + (dt.dt.dayofyear - 1) / 365.25).to_numpy(dtype="float64")
+    out = np.array(out, dtype="float64")  # writable
+    out[dt.isna().to_numpy()] = np.nan
+    return out
+
+
+def order_units(values: pd.Series, lay: TableLayout) -> np.ndarray:
+    """The order column as floats in its units (days since 1970 for dates)."""
+    v = _order_values(values.reset_index(drop=True), lay.order_kind)
+    if lay.order_kind == "datetime":
+        out = np.array(v.astype("int64").to_numpy(), dtype="float64") / 1e9 / DAY
+        out[v.isna().to_numpy()] = np.nan
+        return out
+    return np.array(v.to_numpy(dtype="float64"), dtype="float64")
+
+
+def from_order_units(values: np.ndarray, lay: TableLayout) -> pd.Series:
+    if lay.order_kind == "datetime":
+        secs = np.round(np.asarray(values, dtype="float64") * DAY)
+        return pd.Series(pd.to_datetime(secs, unit="s", errors="coerce")).astype("datetime64[ns]")
+    v = pd.Series(np.asarray(values, dtype="float64"))
+    return v.round() if lay.order_integer else v
+
+
+def _pick_anchor(lay: TableLayout, parent: TableLayout, df: pd.DataFrame, pdf: pd.DataFrame, pcols: list[str]) -> None:
+    """Tie the first event's order value to a parent date (birth date -> first season)
+    when the offset is far tighter than the first value itself: the model then learns
+    the offset, and the first event can never come out before its parent's date by chance."""
+    cands = [c for c in pcols if c in parent.attrs and parent.kinds.get(c) == "datetime"]
+    if not cands or lay.order_has_null or not len(df):
+        return
+    first = df.assign(__o=order_units(df[lay.order_by], lay)).groupby(lay.parent_fk, sort=False)["__o"].min()
+    spread0 = float(np.nanstd(first.to_numpy()))
+    if not spread0 > 0:
+        return
+    keyed = pdf.set_index(parent.primary_key)
+    best = None
+    for c in cands:
+        a = anchor_units(keyed[c].reindex(first.index), lay)
+        ok = ~np.isnan(a) & ~np.isnan(first.to_numpy())
+        if ok.mean() < ANCHOR_MIN_SHARE:
+            continue
+        spread = float(np.std(first.to_numpy()[ok] - a[ok]))
+        if spread < ANCHOR_MAX_SPREAD * spread0 and (best is None or spread < best[1]):
+            best = (c, spread, float(np.median(a[ok])))
+    if best is not None:
+        lay.anchor, lay.anchor_fallback = best[0], best[2]
+
+
+def first_offsets(lay: TableLayout, order: pd.Series, anchor: pd.Series) -> np.ndarray:
+    """First events' order values as offsets from the parent's anchor date (the fallback
+    anchor where the parent's date is null)."""
+    a = anchor_units(anchor, lay)
+    a[np.isnan(a)] = lay.anchor_fallback
+    return order_units(order, lay) - a
+
+
+def from_offsets(lay: TableLayout, offset: pd.Series, anchor: pd.Series) -> pd.Series:
+    a = anchor_units(anchor, lay)
+    a[np.isnan(a)] = lay.anchor_fallback
+    return from_order_units(pd.to_numeric(offset, errors="coerce").to_numpy(dtype="float64") + a, lay)
 
 
 def _usable(lay: TableLayout, col: str, df: pd.DataFrame) -> bool:
@@ -211,7 +293,7 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
     allowed = {"numeric", "categorical", "datetime", "boolean", "key", "text", "exclude"}
     types = {c: k for c, k in ((c, user_types.get(c, lay.kinds[c])) for c in lay.attrs) if k in allowed}
     if lay.order_by:
-        types[lay.order_by] = lay.order_kind
+        types[lay.order_by] = "numeric" if lay.anchor else lay.order_kind
     for c in lay.counts:
         types[c] = "numeric"
     for child, cols in lay.carried.items():
@@ -229,6 +311,8 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
             if k is not None:
                 types[PARENT + c] = k
         own = {**types}
+        if lay.order_by:
+            own[lay.order_by] = lay.order_kind  # lags hold the previous event's actual value
         for j in range(1, lay.lags + 1):
             for c in lay.lagged:
                 if c in own:
@@ -312,7 +396,10 @@ def training_frames(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFr
                 for c in lay.lagged:
                     # the previous event must belong to the same subject
                     f[lag_col(j, c)] = f[c].shift(j).where(pos >= j)
-            if lay.order_by:
+            if lay.order_by and lay.anchor:
+                off = first_offsets(lay, f[lay.order_by], f[PARENT + lay.anchor])
+                f[lay.order_by] = np.where(first, off, np.nan)
+            elif lay.order_by:
                 f.loc[~first, lay.order_by] = pd.NaT if lay.order_kind == "datetime" else np.nan
         if lay.children and lay.primary_key:
             keyed[name] = f.set_index(df[lay.primary_key].to_numpy())

@@ -153,7 +153,8 @@ def fit(
             eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
             p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
             bar.update(1)
-            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}")
+            # tqdm's own ETA assumes every epoch runs; this one knows the time budget
+            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}", left=f"<={eta:.0f}s")
             if on_progress:
                 on_progress(p)
 

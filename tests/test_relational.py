@@ -201,7 +201,11 @@ def test_multi_table_schema_file_and_cli(tmp_path):
     bank = make_bank()
     for name, df in bank.items():
         df.to_csv(tmp_path / f"{name}.csv", index=False)
-    schema = {"tables": [{"name": n, "data": f"{n}.csv"} for n in bank],  # keys proposed from the names
+    # keys proposed from the names, except that accounts and clients are owned by their district
+    # (proposed, the 8-row district would be a lookup table: see test_lookup_tables_are_referenced)
+    owned = {n: {"foreign_keys": [{"column": "district_id", "references": "district", "context": True}]}
+             for n in ("account", "client")}
+    schema = {"tables": [{"name": n, "data": f"{n}.csv", **owned.get(n, {})} for n in bank],
               "options": {"max_epochs": 2, "seed": 0, "progress": False, "model_size": "small"}}
     (tmp_path / "schema.json").write_text(json.dumps(schema))
     runner = CliRunner()
@@ -223,6 +227,30 @@ def test_multi_table_schema_file_and_cli(tmp_path):
     assert (d["district_id_acc"] == d["district_id_cli"]).mean() > 0.6  # the input's own rate is ~1/8
     if len(syn["disposition"]) <= len(syn["client"]):
         assert syn["disposition"]["client_id"].is_unique  # unique in the input, unique in the output
+
+
+def test_lookup_tables_are_referenced_not_owned():
+    """A small table behind many rows of several tables (berka's districts) is proposed as a
+    plain reference: accounts and clients become subjects, sized by the user, and references
+    follow each district's learned popularity."""
+    bank = make_bank()
+    rng = np.random.default_rng(1)
+    # district 1 is popular: half of all accounts and clients
+    for t in ("account", "client"):
+        bank[t]["district_id"] = np.where(rng.random(len(bank[t])) < 0.5, 1, bank[t]["district_id"])
+    g = lookalike.train(tables={n: {"data": df} for n, df in bank.items()}, max_epochs=30, seed=0,
+                        progress=False, model_size="small")
+    lay = g.layouts_
+    assert lay["account"].parent is None and lay["client"].parent is None
+    assert [r.references for r in lay["account"].plain_refs] == ["district"]
+    assert lay["disposition"].parent == "account" and lay["card"].parent == "disposition"
+    assert lay["district"].ref_counts == ["__r.account.district_id", "__r.client.district_id"]
+    syn = g.sample({"account": 400, "client": 500, "district": 8}, seed=0)
+    assert len(syn["account"]) == 400 and len(syn["client"]) == 500
+    assert syn["account"]["district_id"].isin(syn["district"]["district_id"]).all()
+    # the real top district holds ~56% of the accounts; uniform matching would give ~1/8 (+ chance)
+    top = syn["account"]["district_id"].value_counts(normalize=True).iloc[0]
+    assert top > 0.3, top
 
 
 def test_cli_generate_size_error():
@@ -298,3 +326,31 @@ def test_parent_tables_get_a_fair_share_of_the_time_budget():
     frames["purchases"] = pd.concat([frames["purchases"]] * 50)  # a child far bigger than its parent
     share = time_shares(g.layouts_, frames)
     assert share["users"] >= 0.2 and abs(sum(share.values()) - 1) < 1e-9
+
+
+def test_sibling_tables_belong_to_the_same_synthetic_subjects():
+    """players + batting + fielding: both children are generated for the same players, and
+    the players' event counts keep their joint distribution (a season batted is a season fielded)."""
+    players, seasons = make_players(400)
+    rng = np.random.default_rng(2)
+    batting = seasons.rename(columns={"games": "hits"}).assign(hits=lambda d: rng.integers(0, 200, len(d)))
+    batting = batting[rng.random(len(batting)) < 0.9]  # most, not all, fielded seasons also batted
+    fk = [{"column": "players_id", "references": "players", "context": True}]
+    tables = [{"name": "players", "data": players, "primary_key": "id"},
+              {"name": "fielding", "data": seasons, "order_by": "year", "foreign_keys": fk},
+              {"name": "batting", "data": batting, "order_by": "year", "foreign_keys": fk}]
+    g = lookalike.train(tables=tables, max_epochs=40, seed=0, progress=False, model_size="small")
+    assert g.layouts_["players"].children == ["fielding", "batting"]
+    syn = g.sample({"players": 500}, seed=3)
+    ids = set(syn["players"]["id"])
+    assert set(syn["fielding"]["players_id"]) <= ids and set(syn["batting"]["players_id"]) <= ids
+    n_f = syn["players"]["id"].map(syn["fielding"]["players_id"].value_counts()).fillna(0)
+    n_b = syn["players"]["id"].map(syn["batting"]["players_id"].value_counts()).fillna(0)
+    real_f = players["id"].map(seasons["players_id"].value_counts()).fillna(0)
+    real_b = players["id"].map(batting["players_id"].value_counts()).fillna(0)
+    assert np.corrcoef(real_f, real_b)[0, 1] > 0.85
+    assert np.corrcoef(n_f, n_b)[0, 1] > 0.6  # independent siblings would give ~0
+    # every batting season of a synthetic player is in the years he plays
+    born = pd.to_datetime(syn["players"].set_index("id")["birthDate"]).dt.year
+    age = (syn["batting"]["year"] - born.reindex(syn["batting"]["players_id"]).to_numpy()).dropna()
+    assert (age >= 15).mean() >= 0.99

@@ -119,6 +119,8 @@ def fit(
     ctx = is_context if context else None
     weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
     val_masks = order_masks(model.column_of_sub, canonical_ranks(len(val), n_cols, device, ctx))
+    if len(trn):
+        model.init_marginals(trn)
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
     with threads_for(device, bs):
         opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)

@@ -31,7 +31,7 @@ from ..generator import Generator
 from ..io import atomic_path
 from ..sampling import sample_tokens
 from .keys import fill_reference, new_keys
-from .layout import (GAP, PARENT, POS, TableLayout, build_layouts, count_col, generation_order_from, lag_col,
+from .layout import (GAP, PARENT, POS, TableLayout, build_layouts, count_col, generation_order_from, lag_col, ref_col,
                      sort_children, training_frames, own_frame, gaps, _order_values, from_offsets)
 from .spec import RelationalError, TableSpec, check_table_names, load_frames, parse_tables, propose_keys, validate
 
@@ -105,9 +105,10 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
             opts["max_training_time"] = left * share[name] / sum(share[n] for n in order[i:])
         if config.seed is not None:
             opts["seed"] = int(rng.integers(2**31))
-        if len(frame) < SMALL_TABLE and lay.children and opts.get("value_protection", True):
+        if len(frame) < SMALL_TABLE and (lay.children or lay.referenced_by) and opts.get("value_protection", True):
             # on a few dozen rows every count is rare, and protection would fold them all into one
-            log.warning("table '%s': %d rows; value protection off so its children's counts survive", name, len(frame))
+            log.warning("table '%s': %d rows; value protection off so its counts of referencing rows survive",
+                        name, len(frame))
             opts["value_protection"] = False
         if len(frame) < SMALL_TABLE and "max_training_time" in opts:  # tiny tables: epochs are cheap, let them converge
             opts["max_training_time"] = max(opts["max_training_time"], 20.0)
@@ -245,7 +246,8 @@ class RelationalGenerator:
                 frame, parent_row[name] = self._sequences(name, generated[lay.parent], gen, rng)
             generated[name] = frame
             outputs[name] = self._output(name, frame, parent_row[name], generated, outputs)
-        self._fill_references(outputs, parent_row, np.random.default_rng(None if seed is None else [int(seed), 7]))
+        self._fill_references(outputs, generated, parent_row,
+                              np.random.default_rng(None if seed is None else [int(seed), 7]))
         if out is not None:
             write_tables(outputs, out)
         return outputs
@@ -374,8 +376,8 @@ class RelationalGenerator:
                 pass
         return out
 
-    def _fill_references(self, outputs: dict[str, pd.DataFrame], parent_row: dict[str, np.ndarray],
-                         rng: np.random.Generator) -> None:
+    def _fill_references(self, outputs: dict[str, pd.DataFrame], generated: dict[str, pd.DataFrame],
+                         parent_row: dict[str, np.ndarray], rng: np.random.Generator) -> None:
         # for each table, the generated row index of each of its ancestors
         anc: dict[str, dict[str, np.ndarray]] = {}
         for name in self.tables:
@@ -390,7 +392,10 @@ class RelationalGenerator:
             for ref in lay.plain_refs:
                 target = self.layouts_[ref.references]
                 keys = outputs[ref.references][target.primary_key].to_numpy()
-                outputs[name][ref.column] = fill_reference(ref, name, self.layouts_, len(outputs[name]), anc, keys, rng)
+                popularity = generated[ref.references].get(ref_col(name, ref.column))
+                weights = None if popularity is None else pd.to_numeric(popularity, errors="coerce").to_numpy()
+                outputs[name][ref.column] = fill_reference(ref, name, self.layouts_, len(outputs[name]), anc, keys, rng,
+                                                           weights)
 
     def _continue(self, tables: dict[str, Any], steps: int, seed: int | None) -> dict[str, pd.DataFrame]:
         """Next ``steps`` events of real subjects, for every child table given with its parent."""

@@ -27,13 +27,15 @@ def ancestors(name: str, layouts: dict[str, TableLayout]) -> list[str]:
 
 def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_rows: int,
                    ancestor_rows: dict[str, dict[str, np.ndarray]], ref_keys: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
+                   rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
     """Keys of table ``ref.references`` for the ``n_rows`` rows of ``name``.
 
     Rows are matched within their nearest shared context ancestor (a disposition's client
     comes from the account's district); a column that was unique in the input stays unique
     while candidates last; nulls come back at the input's rate. ``ancestor_rows[t][a]``:
-    for each generated row of ``t``, the row index of its ancestor ``a``.
+    for each generated row of ``t``, the row index of its ancestor ``a``. ``weights``: per
+    referenced row, how often it should be referenced (its learned popularity); rows are
+    drawn in proportion, rows without weight only when nothing else is left.
     """
     target = ref.references
     mine, theirs = ancestors(name, layouts), ancestors(target, layouts)
@@ -48,6 +50,15 @@ def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_
         their_group = ancestor_rows[target][shared]
     else:
         my_group, their_group = np.zeros(n_rows, dtype=np.int64), np.zeros(n_ref, dtype=np.int64)
+    if weights is not None:
+        w = np.nan_to_num(np.asarray(weights, dtype="float64"), nan=0.0).clip(min=0) + 1e-9
+    else:
+        w = np.ones(n_ref)
+
+    def choose(pool: np.ndarray, k: int, replace: bool) -> np.ndarray:
+        p = w[pool] / w[pool].sum()
+        return rng.choice(pool, k, replace=replace, p=p)
+
     cands = pd.Series(np.arange(n_ref)).groupby(their_group).apply(lambda s: s.to_numpy()).to_dict()
     pick = np.full(n_rows, -1, dtype=np.int64)
     for grp, rows in pd.Series(np.arange(n_rows)).groupby(my_group):
@@ -57,16 +68,16 @@ def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_
             continue  # no candidate in the group: drawn from all below
         if ref.unique:  # as many distinct keys as the group has; the rest from elsewhere
             take = min(len(rows), len(pool))
-            pick[rows[:take]] = rng.choice(pool, take, replace=False)
+            pick[rows[:take]] = choose(pool, take, replace=False)
         else:
-            pick[rows] = rng.choice(pool, len(rows), replace=True)
+            pick[rows] = choose(pool, len(rows), replace=True)
     left = np.flatnonzero(pick < 0)
     if len(left):
         unused = np.setdiff1d(np.arange(n_ref), pick[pick >= 0]) if ref.unique else np.arange(n_ref)
         take = min(len(left), len(unused)) if ref.unique else 0
-        pick[left[:take]] = rng.choice(unused, take, replace=False) if take else pick[left[:take]]
+        pick[left[:take]] = choose(unused, take, replace=False) if take else pick[left[:take]]
         rest = left[take:]
-        pick[rest] = rng.choice(n_ref, len(rest), replace=True)
+        pick[rest] = choose(np.arange(n_ref), len(rest), replace=True)
     out[:] = ref_keys[pick]
     if ref.null_share > 0:
         out[rng.random(n_rows) < ref.null_share] = None

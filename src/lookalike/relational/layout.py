@@ -39,6 +39,11 @@ def count_col(child: str) -> str:
     return f"__n.{child}"
 
 
+def ref_col(table: str, column: str) -> str:
+    """How many rows of ``table`` reference this row through ``column`` (a plain reference)."""
+    return f"__r.{table}.{column}"
+
+
 def lag_col(j: int, col: str) -> str:
     return f"prev{j}.{col}"
 
@@ -81,6 +86,7 @@ class TableLayout:
     anchor: str | None = None  # parent date column the first event's order value is an offset from
     anchor_fallback: float = 0.0  # anchor (order units) of subjects whose parent date is null
     order_integer: bool = False  # order column holds whole numbers (years, counters)
+    referenced_by: list[list[str]] = field(default_factory=list)  # [table, column] of plain references to it
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,10 +106,18 @@ class TableLayout:
         return [f"{c}.{col}" for c, cols in self.carried.items() for col in cols]
 
     @property
+    def ref_counts(self) -> list[str]:
+        """Per row, how often each plain reference points at it: learned, then used as the
+        weight of the row when references are filled (popular districts stay popular)."""
+        return [ref_col(t, c) for t, c in self.referenced_by]
+
+    @property
     def model_columns(self) -> list[str]:
-        """Columns the table's own model learns (not the context)."""
+        """Columns the table's own model learns (not the context). Counts of events come
+        first: the first column's distribution is learned as a plain marginal, the most
+        accurate place for the number of events every subject gets."""
         gap = [GAP] if self.parent and self.order_by else []
-        return self.attrs + gap + self.counts + self.carried_cols
+        return self.counts + self.attrs + gap + self.carried_cols + self.ref_counts
 
 
 def _order_values(s: pd.Series, kind: str) -> pd.Series:
@@ -153,6 +167,10 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
                 lay.date_only = bool(np.all(np.mod(secs, DAY) == 0))
         lay.attrs = [c for c in df.columns if c not in keys and kinds[c] != "exclude"]
         layouts[s.name] = lay
+    for s in specs:
+        for fk in s.plain_keys:
+            if by_name[fk.references].primary_key is not None:
+                layouts[fk.references].referenced_by.append([s.name, fk.column])
     # children, constants carried by parents
     for s in specs:
         lay = layouts[s.name]
@@ -179,7 +197,7 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
             continue
         parent = layouts[lay.parent]
         pcols = [c for c in parent.attrs if _usable(parent, c, frames[parent.name])]
-        pcols += parent.counts + parent.carried_cols
+        pcols += parent.counts + parent.carried_cols + parent.ref_counts
         if parent.parent is not None:  # grandparent attributes the parent already sees
             pcols += [c for c in parent.context if c.startswith(PARENT) and not c.startswith(PARENT + PARENT)]
         lay.parent_context = pcols
@@ -294,7 +312,7 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
     types = {c: k for c, k in ((c, user_types.get(c, lay.kinds[c])) for c in lay.attrs) if k in allowed}
     if lay.order_by:
         types[lay.order_by] = "numeric" if lay.anchor else lay.order_kind
-    for c in lay.counts:
+    for c in lay.counts + lay.ref_counts:
         types[c] = "numeric"
     for child, cols in lay.carried.items():
         for c in cols:
@@ -330,7 +348,10 @@ def own_frame(lay: TableLayout, df: pd.DataFrame, frames: dict[str, pd.DataFrame
     for child in lay.children:
         cl = layouts[child]
         cdf = frames.get(child)
-        if cdf is None:
+        if cdf is None:  # not given (continuation of one child): unknown, not zero
+            out[count_col(child)] = np.nan
+            for c in lay.carried.get(child, []):
+                out[f"{child}.{c}"] = np.nan
             continue
         counts = cdf[cl.parent_fk].value_counts()
         out[count_col(child)] = df[lay.primary_key].map(counts).fillna(0).astype("int64").to_numpy()
@@ -338,6 +359,13 @@ def own_frame(lay: TableLayout, df: pd.DataFrame, frames: dict[str, pd.DataFrame
             first = cdf.groupby(cl.parent_fk, sort=False)[lay.carried[child]].first()
             for c in lay.carried[child]:
                 out[f"{child}.{c}"] = df[lay.primary_key].map(first[c]).to_numpy()
+    for table, column in lay.referenced_by:
+        rdf = frames.get(table)
+        if rdf is None or column not in rdf.columns:
+            out[ref_col(table, column)] = np.nan
+        else:
+            counts = rdf[column].value_counts()
+            out[ref_col(table, column)] = df[lay.primary_key].map(counts).fillna(0).astype("int64").to_numpy()
     return out
 
 

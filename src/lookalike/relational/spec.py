@@ -137,10 +137,21 @@ def _singular(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
+LOOKUP_MAX_ROWS = 1_000  # a proposed parent this small ...
+LOOKUP_MIN_FANOUT = 20  # ... with this many rows per key in each referencing table is a lookup
+
+
 def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame]) -> None:
     """Fill in obvious keys where the spec leaves them open: a unique ``id`` or ``<table>_id``
-    column is the primary key; ``<other table>_id`` columns are foreign keys (the first one
-    is the context key). Explicit settings are never changed."""
+    column is the primary key; ``<other table>_id`` columns are foreign keys, the first one
+    the context key unless it points to a *lookup* table. Explicit settings are never changed.
+
+    A lookup (dimension) table is small (< LOOKUP_MAX_ROWS rows), has no keys of its own
+    pointing elsewhere, and is referenced with many rows per key (>= LOOKUP_MIN_FANOUT) by
+    tables that are subjects in their own right: referenced by two or more tables, or by a
+    table that is itself referenced (berka's 77 districts behind 4,500 accounts and 5,369
+    clients). Owning those rows would make a few dozen draws decide every table's size;
+    as a plain reference the referencing tables are subjects, sized by the user."""
     for s in specs:
         df = frames[s.name]
         if s.primary_key is None:
@@ -149,10 +160,9 @@ def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame]) -> Non
                     s.primary_key = cand
                     log.info("table '%s': using '%s' as primary key", s.name, cand)
                     break
+    found: dict[str, list[tuple[str, str]]] = {}  # table -> [(column, referenced table)]
     for s in specs:
-        if s.foreign_keys is not None:
-            continue
-        fks: list[ForeignKey] = []
+        found[s.name] = []
         for col in frames[s.name].columns:
             if col == s.primary_key:
                 continue
@@ -161,12 +171,36 @@ def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame]) -> Non
                     continue
                 if col in (f"{other.name}_id", f"{_singular(other.name)}_id") or (
                         col == other.primary_key and col.endswith("_id")):
-                    fks.append(ForeignKey(column=col, references=other.name, context=not fks))
+                    found[s.name].append((col, other.name))
                     break
+    refs = {s.name: [fk.references for fk in s.foreign_keys] if s.foreign_keys is not None
+            else [t for _, t in found[s.name]] for s in specs}
+    referrers = {s.name: [n for n, ts in refs.items() if s.name in ts] for s in specs}
+    lookups = set()
+    for s in specs:
+        users = referrers[s.name]
+        n = len(frames[s.name])
+        if not users or refs[s.name] or n >= LOOKUP_MAX_ROWS:
+            continue
+        fanout = min(len(frames[u]) / max(n, 1) for u in users)
+        if fanout >= LOOKUP_MIN_FANOUT and (len(users) >= 2 or any(referrers[u] for u in users)):
+            lookups.add(s.name)
+    for s in specs:
+        if s.foreign_keys is not None:
+            continue
+        fks: list[ForeignKey] = []
+        for col, other in found[s.name]:
+            context = other not in lookups and not any(f.context for f in fks)
+            fks.append(ForeignKey(column=col, references=other, context=context))
         s.foreign_keys = fks
         if fks:
             log.info("table '%s': proposed foreign keys %s", s.name,
                      ", ".join(f"{f.column} -> {f.references}{' (context)' if f.context else ''}" for f in fks))
+        for f in fks:
+            if f.references in lookups:
+                log.info("table '%s': '%s' is a lookup table (%d rows, many rows per key); '%s' references it "
+                         "without being owned by it (set context: true on the key to change that)",
+                         s.name, f.references, len(frames[f.references]), f.column)
 
 
 def validate(specs: list[TableSpec], frames: dict[str, pd.DataFrame], drop_orphans: bool = False) -> dict[str, int]:

@@ -4,6 +4,7 @@ and the errors a user meets when describing tables. Tiny frames made here, 2 epo
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,42 @@ def test_same_seed_same_tables_and_save_load(shop, shop_sample, tmp_path):
     assert n == len(out["purchases"])
 
 
+def test_outputs_are_written_whole_or_not_at_all(shop, tmp_path, monkeypatch):
+    g = shop[2]
+    out = tmp_path / "syn.parquet"
+    tables = g.sample({"users": 30}, seed=2, out=out)
+    assert sorted(p.name for p in out.iterdir()) == ["purchases.parquet", "users.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "users.parquet"), tables["users"])
+    # a failure while writing the second table leaves the earlier set untouched and no debris
+    from lookalike import io as lio
+
+    real_write = lio.write_table
+
+    def failing(df, path):
+        if Path(path).name.startswith("purchases"):
+            raise OSError("disk full")
+        return real_write(df, path)
+
+    monkeypatch.setattr(lio, "write_table", failing)
+    with pytest.raises(OSError, match="disk full"):
+        g.sample({"users": 40}, seed=3, out=out)
+    assert len(pd.read_parquet(out / "users.parquet")) == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["syn.parquet"]
+    with pytest.raises(OSError):
+        g.sample({"users": 40}, seed=3, out=tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_duckdb_output(shop, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    tables = shop[2].sample({"users": 25}, seed=4, out=tmp_path / "shop.duckdb")
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:
+        n = con.execute('select count(*) from "purchases"').fetchone()[0]
+        dangling = con.execute("select count(*) from purchases p left join users u on p.users_id = u.id "
+                               "where u.id is null").fetchone()[0]
+    assert n == len(tables["purchases"]) and dangling == 0
+
+
 def test_continuation_adds_events_after_the_history(shop):
     users, purchases, g = shop
     some = users.head(30)
@@ -209,8 +246,20 @@ def test_multi_table_schema_file_and_cli(tmp_path):
               "options": {"max_epochs": 2, "seed": 0, "progress": False, "model_size": "small"}}
     (tmp_path / "schema.json").write_text(json.dumps(schema))
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "--config", str(tmp_path / "schema.json"), "--out", str(tmp_path / "bank.lookalike")])
+    r = runner.invoke(app, ["train", "--config", str(tmp_path / "schema.json"), "--out", str(tmp_path / "bank.lookalike"),
+                            "--report"])
     assert r.exit_code == 0, r.output
+    assert "QA report written" in r.output and "0 dangling keys" in r.output
+    page = (tmp_path / "bank.lookalike.report.html").read_text()
+    assert "<h2>disposition</h2>" in page and "Referential integrity" in page and "src=\"http" not in page
+    # the QA tables are beside the model, so a loaded model reports too
+    assert (tmp_path / "bank.lookalike.qa-train.account.parquet").exists()
+    r = runner.invoke(app, ["report", str(tmp_path / "bank.lookalike"), "--out", str(tmp_path / "r.html"),
+                            "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "r.json").read_text())
+    assert set(m["tables"]) == {"account", "client", "disposition", "card"}
+    assert 0 <= m["tables"]["disposition"]["synthetic"]["sequence_lengths"] <= 1
     r = runner.invoke(app, ["generate", str(tmp_path / "bank.lookalike"), "--out", str(tmp_path / "syn"),
                             "--size", "district=8", "--seed", "1"])
     assert r.exit_code == 0, r.output

@@ -107,7 +107,11 @@ def train(
         if config_file is not None:  # related tables
             check_model_path(out)
             rg = lookalike.train(tables=config_file, **{k: v for k, v in options.items() if k != "types" or v})
-            typer.echo(f"model written to {rg.save(out)} (tables {', '.join(rg.tables)}, {rg.training_['seconds']:.1f}s)")
+            path = rg.save(out)
+            typer.echo(f"model written to {path} (tables {', '.join(rg.tables)}, {rg.training_['seconds']:.1f}s)")
+            if report:
+                html = path.with_name(path.name + ".report.html")
+                _echo_relational(rg.report(out=html, seed=seed or 0), html)
             return
         if data is None:
             from .errors import ConfigError
@@ -219,6 +223,9 @@ def report(
 
         if model is not None:
             g = lookalike.load(model)
+            if not isinstance(g, lookalike.Generator):  # related tables
+                _echo_relational(g.report(out=out, json_out=json_out, seed=seed), out)
+                return
             controls = dict(seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"))
             m = g.report(out=out, json_out=json_out, target=target, seed=seed, progress=not quiet, holdout=holdout,
                          train=train, **{k: v for k, v in controls.items() if v is not None})
@@ -233,6 +240,16 @@ def report(
                    + (f", DCR share {m.privacy.dcr_share:.3f}" if getattr(m.privacy, "dcr_share", None) is not None else ""))
 
     _run(go)
+
+
+def _echo_relational(metrics: dict, out: Path) -> None:
+    parts = []
+    for child, entry in metrics["tables"].items():
+        m = entry["synthetic"]
+        parts.append(f"{child}: sequence lengths {m['sequence_lengths']:.3f}"
+                     + (f", coherence {m['coherence']:.3f}" if m.get("coherence") is not None else ""))
+    dangling = sum(v for d in metrics["integrity"].values() for k, v in d.items() if k.endswith(".dangling"))
+    typer.echo(f"QA report written to {out}: " + "; ".join(parts) + f"; {dangling} dangling keys")
 
 
 @app.command()

@@ -84,11 +84,20 @@ class TabularModel(nn.Module):
     def loss(self, tokens: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S];
         weights [S] (0 for context columns that are given, never generated)."""
-        logits = self.logits_from(self.embed(tokens), mask)  # [S, B, V]
-        S, B, V = logits.shape
-        ce = F.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B), reduction="none").view(S, B)
+        if weights is None:
+            targets, w = list(range(self.n_sub)), None
+        else:  # context sub-columns (weight 0) are always given: their heads need no computing
+            targets = torch.nonzero(weights > 0).flatten().tolist()
+            w = weights[targets]
+        if not targets:
+            return tokens.new_zeros((), dtype=torch.float32)
+        if len(targets) == self.n_sub:
+            targets = slice(None)
+        logits = self.logits_from(self.embed(tokens), mask[:, targets], targets)  # [T, B, V]
+        T, B, V = logits.shape
+        ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[targets].reshape(T * B), reduction="none").view(T, B)
         per_sub = ce.mean(1)
-        return per_sub.sum() if weights is None else (per_sub * weights).sum()
+        return per_sub.sum() if w is None else (per_sub * w).sum()
 
     def logits_for(self, emb: torch.Tensor, mask_row: torch.Tensor, target: int) -> torch.Tensor:
         """Logits of one target: emb [B, S, d], mask_row [B, S] -> [B, card]."""

@@ -195,6 +195,7 @@ class RelationalGenerator:
         self.training_ = training or {}
         self.train_tables_: dict[str, pd.DataFrame] | None = None
         self.holdout_tables_: dict[str, pd.DataFrame] | None = None
+        self._path: Path | None = None
 
     @property
     def tables(self) -> list[str]:
@@ -455,22 +456,48 @@ class RelationalGenerator:
 
     # --- QA ---------------------------------------------------------------------------
     def report(self, synthetic: dict[str, pd.DataFrame] | None = None, *, seed: int = 0,
+               out: str | os.PathLike[str] | None = None,
                json_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """Related-tables QA of ``synthetic`` (default: a fresh sample at the training size)
-        against the training tables, beside the holdout subjects' own figures."""
-        from .qa import relational_metrics
+        against the training tables, beside the holdout subjects' own figures. ``out``: the
+        HTML report; ``json_out``: the metrics as JSON. Returns the metrics (a JSON-able dict)."""
+        from .qa import relational_metrics, subject_lengths
 
-        if self.train_tables_ is None:
-            raise ConfigError("this model holds no training tables (loaded from a file); pass them to "
-                              "lookalike.relational.qa.relational_metrics instead")
+        train, holdout = self._qa_tables()
+        if train is None:
+            raise ConfigError("this model has no QA tables beside it (MODEL.qa-train.<table>.parquet); "
+                              "pass the training tables to lookalike.relational.qa.relational_metrics instead")
         if synthetic is None:
-            roots = {n: len(self.train_tables_[n]) for n, l in self.layouts_.items() if l.parent is None}
+            roots = {n: len(train[n]) for n, l in self.layouts_.items() if l.parent is None}
             synthetic = self.sample(roots, seed=seed)
-        metrics = relational_metrics(self.layouts_, self.train_tables_, synthetic, self.holdout_tables_)
+        metrics = relational_metrics(self.layouts_, train, synthetic, holdout)
+        if out is not None:
+            from .html import render
+
+            sets = {"training": train, "synthetic": synthetic, **({"holdout": holdout} if holdout else {})}
+            lengths = {child: {which: subject_lengths(self.layouts_[child], self.layouts_[self.layouts_[child].parent],
+                                                      tables) for which, tables in sets.items()}
+                       for child in metrics["tables"]}
+            page = render(metrics, lengths, title=f"Related-tables QA: {', '.join(self.tables)}")
+            with atomic_path(out) as tmp:
+                tmp.write_text(page, encoding="utf-8")
         if json_out is not None:
             with atomic_path(json_out) as tmp:
                 tmp.write_text(json.dumps(metrics, indent=2))
         return metrics
+
+    def _qa_tables(self) -> tuple[dict[str, pd.DataFrame] | None, dict[str, pd.DataFrame] | None]:
+        """The real tables kept for QA: in memory after training, else the files beside the model."""
+        if self.train_tables_ is None and self._path is not None:
+            from ..generator import qa_sidecar
+
+            found = {}
+            for which in ("train", "holdout"):
+                files = {n: qa_sidecar(self._path, f"{which}.{n}") for n in self.layouts_}
+                if all(f.exists() for f in files.values()):
+                    found[which] = {n: pd.read_parquet(f) for n, f in files.items()}
+            self.train_tables_, self.holdout_tables_ = found.get("train"), found.get("holdout")
+        return self.train_tables_, self.holdout_tables_
 
     # --- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -478,6 +505,7 @@ class RelationalGenerator:
         from ..generator import check_model_path
 
         path = check_model_path(path)
+        self._save_qa_tables(path)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": "relational",
                 "lookalike_version": __version__, "config": self.config_.model_dump(mode="json"),
                 "layouts": {n: l.to_json() for n, l in self.layouts_.items()}, "training": self.training_}
@@ -490,6 +518,16 @@ class RelationalGenerator:
                     g.save(p)
                     z.write(p, f"tables/{name}.lookalike")
         return path
+
+    def _save_qa_tables(self, path: Path) -> None:
+        """The real rows kept for QA go beside the model, never inside it (as for one table):
+        ``MODEL.qa-train.<table>.parquet`` and ``MODEL.qa-holdout.<table>.parquet``."""
+        from ..generator import qa_sidecar
+        from ..io import write_table
+
+        for which, tables in (("train", self.train_tables_), ("holdout", self.holdout_tables_)):
+            for name, df in (tables or {}).items():
+                write_table(df, qa_sidecar(path, f"{which}.{name}"))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "auto") -> RelationalGenerator:
@@ -513,7 +551,9 @@ class RelationalGenerator:
             raise
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
             raise ModelFileError(f"model file '{p}' is corrupt ({exc.__class__.__name__}: {exc}); train it again") from None
-        return cls(RelationalConfig(**meta["config"]), layouts, models, meta.get("training", {}))
+        g = cls(RelationalConfig(**meta["config"]), layouts, models, meta.get("training", {}))
+        g._path = p
+        return g
 
 
 def _format_order(values: pd.Series, lay: TableLayout) -> np.ndarray:
@@ -531,31 +571,70 @@ def _format_order(values: pd.Series, lay: TableLayout) -> np.ndarray:
     return v.to_numpy()
 
 
-def write_tables(outputs: dict[str, pd.DataFrame], out: str | os.PathLike[str]) -> Path:
-    """One file per table into a folder (CSV; Parquet when the folder name ends in
-    ``.parquet``... or pass ``format``), or one SQLite database (``.sqlite``/``.db``)."""
-    target = Path(out)
-    if target.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
-        import sqlite3
+DATABASE_SUFFIXES = (".sqlite", ".db", ".sqlite3", ".duckdb")
 
-        if not target.parent.exists():
-            raise ConfigError(f"out '{target}': folder {target.parent} does not exist; create it first")
-        with atomic_path(target) as tmp:
-            tmp.unlink()
-            con = sqlite3.connect(tmp)
+
+def write_tables(outputs: dict[str, pd.DataFrame], out: str | os.PathLike[str]) -> Path:
+    """Write every table: one file per table into a folder (CSV; Parquet when the folder
+    name ends in ``parquet``), or one database file (``.sqlite``/``.db``, or ``.duckdb``
+    with the ``duckdb`` extra). All or nothing: the tables are written aside first and
+    moved into place together, so a failure leaves no half-written set behind."""
+    import shutil
+
+    target = Path(out)
+    if not target.parent.exists():
+        raise ConfigError(f"out '{target}': folder {target.parent} does not exist; create it first")
+    suffix = target.suffix.lower()
+    if suffix in DATABASE_SUFFIXES:
+        if suffix == ".duckdb":
             try:
-                for name, df in outputs.items():
-                    df.to_sql(name, con, index=False)
-                con.commit()
-            finally:
-                con.close()
+                import duckdb
+            except ImportError:
+                raise ConfigError("writing a DuckDB file needs duckdb: pip install 'lookalike[duckdb]' "
+                                  "(or write .sqlite, or a folder)") from None
+        with atomic_path(target) as tmp:
+            tmp.unlink(missing_ok=True)
+            if suffix == ".duckdb":
+                con = duckdb.connect(str(tmp))
+                try:
+                    for name, df in outputs.items():
+                        con.register("frame", df)
+                        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
+                        con.unregister("frame")
+                finally:
+                    con.close()
+            else:
+                import sqlite3
+
+                con = sqlite3.connect(tmp)
+                try:
+                    for name, df in outputs.items():
+                        df.to_sql(name, con, index=False)
+                    con.commit()
+                finally:
+                    con.close()
         return target
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"out '{target}' is a file; pass a folder (one file per table) or a .sqlite/.duckdb file")
     from ..io import write_table
 
     fmt = "parquet" if target.name.endswith("parquet") else "csv"
-    for name, df in outputs.items():
-        write_table(df, target / f"{name}.{fmt}")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder becomes the user's output
+    try:
+        for name, df in outputs.items():
+            write_table(df, staging / f"{name}.{fmt}")
+        if not target.exists():
+            os.replace(staging, target)
+        else:
+            for name in outputs:
+                os.replace(staging / f"{name}.{fmt}", target / f"{name}.{fmt}")
+            shutil.rmtree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return target
 
 

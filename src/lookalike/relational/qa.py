@@ -127,6 +127,12 @@ def _child_metrics(lay: TableLayout, parent: TableLayout, ref: _Child, other: _C
     return r(out)
 
 
+def subject_lengths(lay: TableLayout, parent: TableLayout, tables: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Events of table ``lay`` per row of its parent (zeros included)."""
+    pdf, df = tables[parent.name], tables[lay.name]
+    return pdf[parent.primary_key].map(df[lay.parent_fk].value_counts()).fillna(0).astype("int64").to_numpy()
+
+
 def integrity(layouts: dict[str, TableLayout], tables: dict[str, pd.DataFrame]) -> dict:
     """Counts per table: rows, duplicate primary keys, dangling and null foreign keys."""
     out = {}

@@ -1,13 +1,14 @@
 """Related-tables benchmark: cdnow (users + purchases), baseball (players + fielding) and
 berka (8 tables, keys proposed from the names).
 
+baseball3 adds batting beside fielding (two sequential children of the same players).
 cdnow/baseball: trains on 90% of the subjects (10% kept aside), generates the training
 number of subjects, and prints training/generation seconds, peak RSS and the related-tables
 QA figures beside the reference of half of the real subjects against the other half.
 berka: trains on all 8 tables, generates every table from one call at the original size
 of the subject tables, and prints row counts against the originals and dangling keys.
 
-    python benchmarks/relational.py [--dataset cdnow|baseball|berka|all] [--time 200] [--json out.json]
+    python benchmarks/relational.py [--dataset cdnow|baseball|baseball3|berka|all] [--time 200] [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ def schema(dataset: str) -> list[dict]:
             {"name": "purchases", "data": DATA / "cdnow" / "purchases.csv.gz", "order_by": "date",
              "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]},
         ]
-    return [
-        {"name": "players", "data": DATA / "baseball" / "players.csv.gz", "primary_key": "id"},
-        {"name": "fielding", "data": DATA / "baseball" / "fielding.csv.gz", "order_by": "year",
-         "foreign_keys": [{"column": "players_id", "references": "players", "context": True}]},
-    ]
+    fk = [{"column": "players_id", "references": "players", "context": True}]
+    children = ["fielding"] + (["batting"] if dataset == "baseball3" else [])
+    return [{"name": "players", "data": DATA / "baseball" / "players.csv.gz", "primary_key": "id"}] + [
+        {"name": c, "data": DATA / "baseball" / f"{c}.csv.gz", "order_by": "year", "foreign_keys": fk}
+        for c in children]
 
 
 def summary(metrics: dict, child: str) -> dict:
@@ -78,11 +79,25 @@ def run(dataset: str, seconds: float, seed: int) -> dict:
         "detail_half_vs_half": {k: half["tables"][child]["synthetic"][k] for k in ("bivariate_by_pair", "coherence_by_column")},
         "training": g.training_,
     }
-    if dataset == "baseball":
-        players, fielding = syn["players"], syn["fielding"]
+    for other in specs[2:]:  # further children of the same subjects (baseball3: batting)
+        c = other["name"]
+        out[c] = {"synthetic": summary(metrics, c),
+                  "half_vs_half": {k: half["tables"][c]["synthetic"].get(k) for k in summary(metrics, c)},
+                  "order_violations": metrics["tables"][c]["synthetic"].get("order_violations")}
+    if dataset.startswith("baseball"):
+        players = syn["players"]
         birth = pd.to_datetime(players.set_index("id")["birthDate"], errors="coerce").dt.year
-        age = fielding["year"].to_numpy() - birth.reindex(fielding["players_id"]).to_numpy()
-        out["fielding_under_15_share"] = float(np.nanmean(age < 15)) if len(age) else None
+        for c in [s["name"] for s in specs[1:]]:
+            age = syn[c]["year"].to_numpy() - birth.reindex(syn[c]["players_id"]).to_numpy()
+            out[f"{c}_under_15_share"] = float(np.nanmean(age < 15)) if len(age) else None
+        if "batting" in syn:  # siblings belong to the same synthetic players
+            n_f = players["id"].map(syn["fielding"]["players_id"].value_counts()).fillna(0)
+            n_b = players["id"].map(syn["batting"]["players_id"].value_counts()).fillna(0)
+            real = full["players"]
+            r_f = real["id"].map(full["fielding"]["players_id"].value_counts()).fillna(0)
+            r_b = real["id"].map(full["batting"]["players_id"].value_counts()).fillna(0)
+            out["batting_fielding_count_corr"] = {"synthetic": round(float(np.corrcoef(n_f, n_b)[0, 1]), 3),
+                                                  "real": round(float(np.corrcoef(r_f, r_b)[0, 1]), 3)}
     return out
 
 
@@ -112,7 +127,7 @@ def run_berka(seconds: float, seed: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default="all", choices=["cdnow", "baseball", "berka", "all"])
+    ap.add_argument("--dataset", default="all", choices=["cdnow", "baseball", "baseball3", "berka", "all"])
     ap.add_argument("--time", type=float, default=200.0, help="training seconds per dataset (all tables)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)

@@ -296,6 +296,8 @@ def test_lookup_tables_are_referenced_not_owned():
     assert lay["district"].ref_counts == ["__r.account.district_id", "__r.client.district_id"]
     syn = g.sample({"account": 400, "client": 500, "district": 8}, seed=0)
     assert len(syn["account"]) == 400 and len(syn["client"]) == 500
+    assert abs(len(syn["disposition"]) / 400 - 1) < 0.1  # one disposition per account in the input
+    assert abs(len(syn["card"]) / len(syn["disposition"]) - 40 / 160) < 0.1
     assert syn["account"]["district_id"].isin(syn["district"]["district_id"]).all()
     # the real top district holds ~56% of the accounts; uniform matching would give ~1/8 (+ chance)
     top = syn["account"]["district_id"].value_counts(normalize=True).iloc[0]

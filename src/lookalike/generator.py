@@ -17,6 +17,7 @@ from . import __version__
 from .artifact import read_model_file, write_model_file
 from .config import TrainConfig
 from .encoding import TableEncoder
+from .encoding.base import NULL
 from .errors import ConfigError
 from .io import TableWriter
 from .model import TabularModel
@@ -186,9 +187,14 @@ class Generator:
             mask[:, sub] = True
         tokens = sample_tokens(model, m, allowed, gen, fixed, mask, temperature=temperature, top_p=top_p)
         if controls.impute:
-            subs = [i for c in controls.impute for i in enc.subs_of(c)]
+            # only the gaps are redrawn, given the rest of the row: a value the model drew
+            # comes from the joint distribution already, and keeping it avoids leaning on
+            # the (harder to learn) conditional more than needed
             keep = np.ones((m, S), dtype=bool)
-            keep[:, subs] = mask[:, subs]  # values given in the seed stay
+            for c in controls.impute:
+                subs = enc.subs_of(c)
+                gap = tokens[:, subs[0]] == NULL
+                keep[:, subs] = mask[:, subs] | ~gap[:, None]  # values given in the seed stay
             firsts = [enc.subs_of(c)[0] for c in controls.impute]
             tokens = sample_tokens(model, m, null_forbidden(allowed, firsts), gen, tokens, keep,
                                    temperature=temperature, top_p=top_p)

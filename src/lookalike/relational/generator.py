@@ -306,7 +306,7 @@ class RelationalGenerator:
                 gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
                        if GAP in drawn.columns else np.zeros(len(drawn)))
                 if lay.anchor:  # the first event: an offset from the parent's date
-                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act])
+                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act], rng)
                 elif lay.order_kind == "datetime":
                     own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
                 else:

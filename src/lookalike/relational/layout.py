@@ -85,6 +85,8 @@ class TableLayout:
     parent_context: list[str] = field(default_factory=list)  # parent model-frame columns used as context
     anchor: str | None = None  # parent date column the first event's order value is an offset from
     anchor_fallback: float = 0.0  # anchor (order units) of subjects whose parent date is null
+    anchor_offset: float | None = None  # typical first-event offset: the training value where the date is null
+    anchor_quantiles: list[float] = field(default_factory=list)  # 21 quantiles of the anchor, for null dates
     order_integer: bool = False  # order column holds whole numbers (years, counters)
     referenced_by: list[list[str]] = field(default_factory=list)  # [table, column] of plain references to it
 
@@ -263,21 +265,36 @@ def _pick_anchor(lay: TableLayout, parent: TableLayout, df: pd.DataFrame, pdf: p
             continue
         spread = float(np.std(first.to_numpy()[ok] - a[ok]))
         if spread < ANCHOR_MAX_SPREAD * spread0 and (best is None or spread < best[1]):
-            best = (c, spread, float(np.median(a[ok])))
+            best = (c, spread, float(np.median(a[ok])), float(np.median(first.to_numpy()[ok] - a[ok])),
+                    np.quantile(a[ok], np.linspace(0, 1, 21)).tolist())
     if best is not None:
-        lay.anchor, lay.anchor_fallback = best[0], best[2]
+        lay.anchor, lay.anchor_fallback, lay.anchor_offset, lay.anchor_quantiles = best[0], best[2], best[3], best[4]
 
 
 def first_offsets(lay: TableLayout, order: pd.Series, anchor: pd.Series) -> np.ndarray:
-    """First events' order values as offsets from the parent's anchor date (the fallback
-    anchor where the parent's date is null)."""
+    """First events' order values as offsets from the parent's anchor date. Where the
+    parent's date is null the offset is unknown: the typical offset stands in, so the
+    model never learns offsets from a made-up anchor (a debut 60 years "before birth")."""
     a = anchor_units(anchor, lay)
-    a[np.isnan(a)] = lay.anchor_fallback
-    return order_units(order, lay) - a
+    off = order_units(order, lay) - a
+    if lay.anchor_offset is not None:
+        off[np.isnan(a)] = lay.anchor_offset
+    else:  # layouts saved before anchor_offset existed
+        off[np.isnan(a)] = order_units(order, lay)[np.isnan(a)] - lay.anchor_fallback
+    return off
 
 
-def from_offsets(lay: TableLayout, offset: pd.Series, anchor: pd.Series) -> pd.Series:
+def from_offsets(lay: TableLayout, offset: pd.Series, anchor: pd.Series,
+                 rng: np.random.Generator | None = None) -> pd.Series:
+    """First events' order values from drawn offsets; a subject whose parent date is null
+    gets a plausible anchor drawn from the anchor's distribution."""
     a = anchor_units(anchor, lay)
+    miss = np.isnan(a)
+    if miss.any() and lay.anchor_quantiles and rng is not None:
+        q = np.asarray(lay.anchor_quantiles)
+        a[miss] = np.interp(rng.random(int(miss.sum())), np.linspace(0, 1, len(q)), q)
+        if lay.order_integer:
+            a[miss] = np.round(a[miss])
     a[np.isnan(a)] = lay.anchor_fallback
     return from_order_units(pd.to_numeric(offset, errors="coerce").to_numpy(dtype="float64") + a, lay)
 

@@ -258,6 +258,11 @@ def test_multi_table_schema_file_and_cli(tmp_path):
                             "--json", str(tmp_path / "r.json")])
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "r.json").read_text())
+    r = runner.invoke(app, ["info", str(tmp_path / "bank.lookalike")])
+    assert r.exit_code == 0, r.output
+    about = json.loads(r.output)["tables"]
+    assert about["disposition"]["belongs_to"] == "account (via account_id)"
+    assert about["disposition"]["references"] == {"client_id": "client"}
     assert set(m["tables"]) == {"account", "client", "disposition", "card"}
     assert 0 <= m["tables"]["disposition"]["synthetic"]["sequence_lengths"] <= 1
     r = runner.invoke(app, ["generate", str(tmp_path / "bank.lookalike"), "--out", str(tmp_path / "syn"),

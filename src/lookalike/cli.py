@@ -291,11 +291,18 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
         import lookalike
 
         g = lookalike.load(model, device="cpu")
-        typer.echo(json.dumps({
-            "columns": {c.name: c.kind for c in g.schema_.columns},
-            "training": g.training_,
-            "config": g.config_.model_dump(mode="json"),
-        }, indent=2))
+        if isinstance(g, lookalike.Generator):
+            about = {"columns": {c.name: c.kind for c in g.schema_.columns}}
+        else:  # related tables: how they hang together, then each table's columns
+            about = {"tables": {name: {
+                "rows": lay.rows, "primary_key": lay.primary_key,
+                "belongs_to": lay.parent and f"{lay.parent} (via {lay.parent_fk})",
+                "references": {r.column: r.references for r in lay.plain_refs},
+                "children": lay.children, "order_by": lay.order_by,
+                "columns": {c: lay.kinds[c] for c in lay.columns},
+            } for name, lay in ((n, g.layouts_[n]) for n in g.tables)}}
+        typer.echo(json.dumps({**about, "training": g.training_, "config": g.config_.model_dump(mode="json")},
+                              indent=2, default=str))
 
     _run(go)
 

@@ -56,8 +56,12 @@ def fill_reference(ref: PlainRef, name: str, layouts: dict[str, TableLayout], n_
         w = np.ones(n_ref)
 
     def choose(pool: np.ndarray, k: int, replace: bool) -> np.ndarray:
-        p = w[pool] / w[pool].sum()
-        return rng.choice(pool, k, replace=replace, p=p)
+        if replace:
+            return rng.choice(pool, k, replace=True, p=w[pool] / w[pool].sum())
+        # weighted sampling without replacement (Efraimidis-Spirakis): the k largest
+        # log(u) / w; O(n log n), where numpy's weighted choice without replacement is not
+        order = np.argsort(np.log(rng.random(len(pool))) / w[pool])[::-1]
+        return pool[order[:k]]
 
     cands = pd.Series(np.arange(n_ref)).groupby(their_group).apply(lambda s: s.to_numpy()).to_dict()
     pick = np.full(n_rows, -1, dtype=np.int64)

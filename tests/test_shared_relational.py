@@ -55,7 +55,7 @@ def baseball():
         df = pd.read_csv(shared_file("baseball", f"{child}.csv.gz"))
         tables.append({"name": child, "data": df[df["players_id"].isin(players["id"])].reset_index(drop=True),
                        "order_by": "year", "foreign_keys": fk})
-    g = lookalike.train(tables=tables, max_epochs=10, batch_size=256, seed=0, progress=False)
+    g = lookalike.train(tables=tables, max_epochs=8, batch_size=512, seed=0, progress=False)
     syn = g.sample({"players": 1500}, seed=0)
     return g, syn
 
@@ -80,7 +80,7 @@ def test_baseball_children_of_the_same_players_and_years_after_birth(baseball):
 def test_berka_all_tables_from_one_call():
     names = ["district", "account", "client", "disposition", "card", "loan", "orders", "transaction"]
     real = {n: pd.read_csv(shared_file("berka", f"{n}.csv.gz")) for n in names}
-    g = lookalike.train(tables={n: {"data": df} for n, df in real.items()}, max_epochs=6, seed=0, progress=False)
+    g = lookalike.train(tables={n: {"data": df} for n, df in real.items()}, max_epochs=6, batch_size=512, seed=0, progress=False)
     roots = {n: len(real[n]) for n, lay in g.layouts_.items() if lay.parent is None}
     syn = g.sample(roots, seed=0)  # the original size
     assert set(syn) == set(names)

@@ -389,7 +389,12 @@ def test_sibling_tables_belong_to_the_same_synthetic_subjects():
     the players' event counts keep their joint distribution (a season batted is a season fielded)."""
     players, seasons = make_players(400)
     rng = np.random.default_rng(2)
-    batting = seasons.rename(columns={"games": "hits"}).assign(hits=lambda d: rng.integers(0, 200, len(d)))
+    # a third of the players mostly pitch (position P in ~85% of their seasons); pitchers hardly hit
+    pitcher = seasons["players_id"].map(pd.Series(rng.random(len(players)) < 0.33, index=players["id"]))
+    main = np.where(pitcher, "P", "F")
+    seasons = seasons.assign(pos=np.where(rng.random(len(seasons)) < 0.85, main, np.where(pitcher, "F", "P")))
+    batting = seasons.drop(columns="pos").rename(columns={"games": "hits"})
+    batting["hits"] = np.where(pitcher, rng.integers(0, 15, len(batting)), rng.integers(80, 200, len(batting)))
     batting = batting[rng.random(len(batting)) < 0.9]  # most, not all, fielded seasons also batted
     fk = [{"column": "players_id", "references": "players", "context": True}]
     tables = [{"name": "players", "data": players, "primary_key": "id"},
@@ -406,6 +411,12 @@ def test_sibling_tables_belong_to_the_same_synthetic_subjects():
     real_b = players["id"].map(batting["players_id"].value_counts()).fillna(0)
     assert np.corrcoef(real_f, real_b)[0, 1] > 0.85
     assert np.corrcoef(n_f, n_b)[0, 1] > 0.6  # independent siblings would give ~0
+    # batting is drawn knowing a summary of the player's fielding rows (most frequent position, ...)
+    assert ["fielding", "pos", "mode"] in g.layouts_["batting"].sibling_context
+    main_pos = syn["fielding"].groupby("players_id")["pos"].agg(lambda s: s.mode().iloc[0])
+    hits = syn["batting"].groupby("players_id")["hits"].mean()
+    by_pos = hits.groupby(main_pos.reindex(hits.index)).mean()
+    assert by_pos["P"] < 40 < 100 < by_pos["F"], by_pos  # without the summary both would be ~100
     # every batting season of a synthetic player is in the years he plays
     born = pd.to_datetime(syn["players"].set_index("id")["birthDate"]).dt.year
     age = (syn["batting"]["year"] - born.reindex(syn["batting"]["players_id"]).to_numpy()).dropna()

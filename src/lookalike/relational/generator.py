@@ -32,7 +32,8 @@ from ..io import atomic_path
 from ..sampling import sample_tokens
 from .keys import fill_reference, new_keys
 from .layout import (GAP, PARENT, POS, TableLayout, build_layouts, count_col, generation_order_from, lag_col, ref_col,
-                     sort_children, training_frames, own_frame, gaps, _order_values, from_offsets)
+                     sort_children, training_frames, own_frame, gaps, _order_values, from_offsets,
+                     sibling_summaries)
 from .spec import RelationalError, TableSpec, check_table_names, load_frames, parse_tables, propose_keys, validate
 
 log = logging.getLogger(__name__)
@@ -245,6 +246,10 @@ class RelationalGenerator:
                 parent_row[name] = np.zeros(len(frame), dtype=np.int64)
             else:
                 frame, parent_row[name] = self._sequences(name, generated[lay.parent], gen, rng)
+                pframe = generated[lay.parent]  # summaries for the siblings still to come
+                for col, summary in sibling_summaries(self.layouts_, name, frame, parent_row[name],
+                                                      pd.RangeIndex(len(pframe))).items():
+                    pframe[col] = summary.to_numpy()
             generated[name] = frame
             outputs[name] = self._output(name, frame, parent_row[name], generated, outputs)
         self._fill_references(outputs, generated, parent_row,

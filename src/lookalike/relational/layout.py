@@ -44,6 +44,11 @@ def ref_col(table: str, column: str) -> str:
     return f"__r.{table}.{column}"
 
 
+def sib_col(sibling: str, col: str) -> str:
+    """A per-subject summary of an earlier sibling table's column (batting sees fielding)."""
+    return f"__s.{sibling}.{col}"
+
+
 def lag_col(j: int, col: str) -> str:
     return f"prev{j}.{col}"
 
@@ -89,6 +94,7 @@ class TableLayout:
     anchor_quantiles: list[float] = field(default_factory=list)  # 21 quantiles of the anchor, for null dates
     order_integer: bool = False  # order column holds whole numbers (years, counters)
     referenced_by: list[list[str]] = field(default_factory=list)  # [table, column] of plain references to it
+    sibling_context: list[list[str]] = field(default_factory=list)  # [sibling, column, "mean"|"mode"] seen as context
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -192,9 +198,11 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
             if const:
                 parent.carried[s.name] = const
                 lay.attrs = [c for c in lay.attrs if c not in const]
-    # context: parent's columns (and grandparent's), lags
+    # context: parent's columns (and grandparent's), earlier siblings' summaries, lags
+    done: set[str] = set()
     for name in generation_order_from(layouts):
         lay = layouts[name]
+        done.add(name)
         if lay.parent is None:
             continue
         parent = layouts[lay.parent]
@@ -202,6 +210,13 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
         pcols += parent.counts + parent.carried_cols + parent.ref_counts
         if parent.parent is not None:  # grandparent attributes the parent already sees
             pcols += [c for c in parent.context if c.startswith(PARENT) and not c.startswith(PARENT + PARENT)]
+        # siblings generated before this table, summarised per subject (its mean or most
+        # frequent value): the subject's batting rows are drawn knowing its fielding rows
+        lay.sibling_context = [[sib, c, "mean" if layouts[sib].kinds[c] == "numeric" else "mode"]
+                               for sib in parent.children if sib in done and sib != name
+                               for c in layouts[sib].lagged
+                               if c != GAP and layouts[sib].kinds.get(c) in ("numeric", "categorical", "boolean")]
+        pcols += [sib_col(sib, c) for sib, c, _ in lay.sibling_context]
         lay.parent_context = pcols
         lay.lagged = [c for c in lay.attrs if lay.kinds[c] in CONTEXT_KINDS and _usable(lay, c, frames[name])]
         if lay.order_by:
@@ -308,6 +323,27 @@ def _usable(lay: TableLayout, col: str, df: pd.DataFrame) -> bool:
     return True
 
 
+def sibling_summaries(layouts: dict[str, TableLayout], name: str, values: pd.DataFrame, owner: np.ndarray,
+                      index: pd.Index) -> dict[str, pd.Series]:
+    """The per-subject summaries of table ``name`` that its later siblings use as context:
+    ``values`` holds its rows' actual values, ``owner`` each row's subject (a label of
+    ``index``). Subjects without rows get null."""
+    wanted = {(s, c, agg) for lay in layouts.values() for s, c, agg in lay.sibling_context if s == name}
+    out = {}
+    for s, c, agg in sorted(wanted):
+        if c not in values.columns:
+            continue
+        if agg == "mean":
+            summary = pd.to_numeric(values[c], errors="coerce").groupby(owner).mean()
+        else:
+            t = pd.DataFrame({"o": owner, "v": values[c].to_numpy()}).dropna()
+            t = t.groupby(["o", "v"], sort=False).size().reset_index(name="n")
+            summary = t.sort_values(["o", "n"], ascending=[True, False], kind="stable").drop_duplicates("o")
+            summary = summary.set_index("o")["v"]
+        out[sib_col(s, c)] = summary.reindex(index)
+    return out
+
+
 def generation_order_from(layouts: dict[str, TableLayout]) -> list[str]:
     """Parents before children, referenced tables before referencing ones."""
     done: list[str] = []
@@ -341,6 +377,8 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
             types[GAP] = "numeric"
         types[POS] = "numeric"
         ptypes = column_types(layouts[lay.parent], layouts, {})
+        for sib, c, agg in lay.sibling_context:
+            ptypes[sib_col(sib, c)] = "numeric" if agg == "mean" else layouts[sib].kinds[c]
         for c in lay.parent_context:
             k = ptypes.get(c)
             if k is not None:
@@ -446,6 +484,11 @@ def training_frames(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFr
                 f[lay.order_by] = np.where(first, off, np.nan)
             elif lay.order_by:
                 f.loc[~first, lay.order_by] = pd.NaT if lay.order_kind == "datetime" else np.nan
+        if lay.parent and lay.parent in keyed:
+            actual = df.assign(**{lay.order_by: order_units(df[lay.order_by], lay)}) if lay.order_by else df
+            for col, summary in sibling_summaries(layouts, name, actual, df[lay.parent_fk].to_numpy(),
+                                                  keyed[lay.parent].index).items():
+                keyed[lay.parent][col] = summary.to_numpy()
         if lay.children and lay.primary_key:
             keyed[name] = f.set_index(df[lay.primary_key].to_numpy())
         own[name] = f

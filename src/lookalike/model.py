@@ -67,17 +67,25 @@ class TabularModel(nn.Module):
         """tokens [B, S] -> embeddings [B, S, d]; dropout here regularises cheaply."""
         return F.dropout(self.embedding(tokens + self.offsets), EMB_DROPOUT, self.training)
 
-    def logits_from(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice = slice(None)) -> torch.Tensor:
+    def logits_from(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice = slice(None),
+                    inputs: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the targets given their visible context.
 
         emb [B, S, d]; mask [B, T, S] (1 = sub-column visible to target t). Returns [T, B, V].
+        ``inputs``: the only sub-columns any target can see (the others are left out of the
+        products instead of being multiplied by zero; the result is the same).
         """
         B, S, d = emb.shape
         T = mask.shape[1]
-        mask = mask * self.visible[targets]
+        visible, w1 = self.visible[targets], self.w1[targets]
+        if inputs is not None:
+            rows = torch.cat([(inputs[:, None] * d + torch.arange(d, device=inputs.device)).flatten(), S * d + inputs])
+            emb, mask, visible, w1 = emb[:, inputs], mask[:, :, inputs], visible[:, inputs], w1[:, rows]
+            S = len(inputs)
+        mask = mask * visible
         x = mask.unsqueeze(-1) * emb.unsqueeze(1)  # [B, T, S, d]
         x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
-        h = F.gelu(torch.baddbmm(self.b1[targets], x, self.w1[targets]))
+        h = F.gelu(torch.baddbmm(self.b1[targets], x, w1))
         h = F.gelu(torch.baddbmm(self.b2[targets], h, self.w2[targets]))
         return torch.baddbmm(self.b_out[targets], h, self.w_out[targets]) + self.pad[targets]
 
@@ -91,9 +99,13 @@ class TabularModel(nn.Module):
             w = weights[targets]
         if not targets:
             return tokens.new_zeros((), dtype=torch.float32)
+        inputs = None
         if len(targets) == self.n_sub:
             targets = slice(None)
-        logits = self.logits_from(self.embed(tokens), mask[:, targets], targets)  # [T, B, V]
+        else:  # a context column's detail sub-tokens are visible to no target: leave them out
+            seen = torch.nonzero(self.visible[targets].bool().any(0)).flatten()
+            inputs = seen if len(seen) < self.n_sub else None
+        logits = self.logits_from(self.embed(tokens), mask[:, targets], targets, inputs)  # [T, B, V]
         T, B, V = logits.shape
         ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[targets].reshape(T * B), reduction="none").view(T, B)
         per_sub = ce.mean(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +99,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the final file normal permissions
+    _usual_mode(tmp, 0o666)  # mkstemp creates 0600; give the final file normal permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -108,6 +107,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a staging folder beside ``path``; on success its files replace those of
+    ``path`` (the folder itself is renamed into place when ``path`` does not exist yet),
+    on failure it is removed: a set of files is written whole or not at all."""
+    target = Path(path)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or "."))
+    _usual_mode(staging, 0o777)  # mkdtemp makes 0700; the folder becomes the user's output
+    try:
+        yield staging
+        if not target.exists():
+            os.replace(staging, target)
+        else:
+            for f in staging.iterdir():
+                os.replace(f, target / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _usual_mode(path: str | os.PathLike[str], mode: int) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
 
 
 class TableWriter:

@@ -584,8 +584,6 @@ def write_tables(outputs: dict[str, pd.DataFrame], out: str | os.PathLike[str]) 
     name ends in ``parquet``), or one database file (``.sqlite``/``.db``, or ``.duckdb``
     with the ``duckdb`` extra). All or nothing: the tables are written aside first and
     moved into place together, so a failure leaves no half-written set behind."""
-    import shutil
-
     target = Path(out)
     if not target.parent.exists():
         raise ConfigError(f"out '{target}': folder {target.parent} does not exist; create it first")
@@ -621,25 +619,12 @@ def write_tables(outputs: dict[str, pd.DataFrame], out: str | os.PathLike[str]) 
         return target
     if target.exists() and not target.is_dir():
         raise ConfigError(f"out '{target}' is a file; pass a folder (one file per table) or a .sqlite/.duckdb file")
-    from ..io import write_table
+    from ..io import atomic_dir, write_table
 
     fmt = "parquet" if target.name.endswith("parquet") else "csv"
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder becomes the user's output
-    try:
+    with atomic_dir(target) as staging:
         for name, df in outputs.items():
             write_table(df, staging / f"{name}.{fmt}")
-        if not target.exists():
-            os.replace(staging, target)
-        else:
-            for name in outputs:
-                os.replace(staging / f"{name}.{fmt}", target / f"{name}.{fmt}")
-            shutil.rmtree(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

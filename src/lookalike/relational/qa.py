@@ -78,8 +78,7 @@ class _Child:
                  pcols: list[str]):
         df = sort_children(lay, tables[lay.name])
         pdf = tables[parent.name]
-        self.lengths = pd.DataFrame({"n": pdf[parent.primary_key].map(df[lay.parent_fk].value_counts())
-                                     .fillna(0).astype("int64").to_numpy()})
+        self.lengths = pd.DataFrame({"n": subject_lengths(lay, parent, tables)})
         self.rows = df[cols].reset_index(drop=True)
         joined = pdf.set_index(parent.primary_key).reindex(df[lay.parent_fk].to_numpy())[pcols].reset_index(drop=True)
         joined.columns = [f"parent.{c}" for c in pcols]

@@ -338,6 +338,8 @@ def test_report_has_model_and_data_qa_for_a_rebalanced_output(client, workspace)
     assert "attachment" in client.get(f"/api/reports/{ids['report']}/html?download=true").headers["content-disposition"]
     metrics = client.get(f"/api/reports/{ids['report']}/json").json()
     assert metrics["model"] is not None and metrics["rows"]["synthetic"] == 200
+    top, cols = rep["summary"]["discriminator_top_column"], metrics["discriminator_columns"]
+    assert top["column"] == next(iter(cols)) and top["auc"] == cols[top["column"]]  # the most telling column
     assert [r["id"] for r in client.get(f"/api/reports?output_id={ids['rebalanced']}").json()] == [ids["report"]]
     assert client.get("/api/reports?model_id=000000000000").json() == []
 

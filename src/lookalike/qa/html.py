@@ -33,6 +33,10 @@ th{background:#eef0f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .fig{background:#fff;border:1px solid #dde;border-radius:6px}
 .scroll{overflow-x:auto}
 .part{border-left:4px solid #2a7ae2;padding-left:16px;margin-top:32px}
+.hint{color:#555;font-size:13px;margin:4px 0}
+.bar{width:220px;height:10px;background:#eef0f4;border-radius:5px;overflow:hidden}
+.bar span{display:block;height:100%;background:#2a7ae2}
+tr.top td{background:#fdecea;font-weight:600}tr.top .bar span{background:#e74c3c}
 """
 
 
@@ -147,7 +151,9 @@ def _summary(m: Metrics) -> str:
               f"holdout: {_pct(p.holdout_identical_share)}" if p.holdout_identical_share is not None else ""),
     ]
     if d is not None:
-        cards.append(_card("Discriminator AUC", _num(d.auc, 2), "ideal 0.5"))
+        top = next(iter(m.discriminator_columns.items()), None)
+        hint = f"ideal 0.5 · most telling: {top[0]} ({top[1]:.2f})" if top else "ideal 0.5"
+        cards.append(_card("Discriminator AUC", _num(d.auc, 2), hint))
     if u is not None:
         cards.append(_card(f"ML utility ({u.metric}, {u.target})", _num(u.synthetic), f"trained on train: {_num(u.reference)}"))
     if p.flag:
@@ -298,9 +304,53 @@ def _discriminator(m: Metrics) -> str:
         f"<p>A LightGBM classifier was trained to tell {d.rows_per_class:,} training rows from as many synthetic rows "
         f"(80% to train, 20% to test). Its AUC on the test part is <b>{d.auc:.3f}</b>: 0.5 means it cannot tell them "
         "apart, 1.0 means every synthetic row is easy to spot.</p>"
-        "<h3>Synthetic rows it finds most fake</h3>" + _records_table(d.most_fake)
+        + _giveaways(m)
+        + "<h3>Synthetic rows it finds most fake</h3>" + _records_table(d.most_fake)
         + "<h3>Training rows it finds most real</h3>" + _records_table(d.most_real)
     )
+
+
+def _bar(auc: float) -> str:
+    width = 100 * min(1.0, max(0.0, (auc - 0.5) / 0.5))  # 0.5 (indistinguishable) → empty bar
+    return f"<div class='bar'><span style='width:{width:.0f}%'></span></div>"
+
+
+def _lift(lift: float) -> str:
+    text = f"{lift:+.3f}"
+    return f"<b>{text}</b>" if lift >= 0.05 else text
+
+
+def _giveaways(m: Metrics) -> str:
+    """Columns (and pairs) that tell synthetic from real on their own, the worst first."""
+    cols = m.discriminator_columns
+    out = ["<h3>What gives the synthetic data away</h3>"]
+    if not cols:
+        return out[0] + "<p>The classifier found no column to lean on.</p>"
+    top, top_auc = next(iter(cols.items()))
+    out.append(
+        f"<p>Look at <b>{_e(top)}</b> first: on its own it tells synthetic from training rows with AUC "
+        f"<b>{top_auc:.3f}</b>.</p>"
+        "<p class='hint'>Each line is a classifier that sees only that column (same 80/20 split), for the columns "
+        "the full classifier uses most. 0.5 = indistinguishable; 1.0 = that column alone exposes every synthetic row.</p>"
+    )
+    rows = "".join(
+        ("<tr class='top'>" if k == 0 else "<tr>") + f"<td>{_e(c)}</td><td class='n'>{a:.3f}</td><td>{_bar(a)}</td></tr>"
+        for k, (c, a) in enumerate(cols.items())
+    )
+    out.append(f"<div class='scroll'><table><tr><th>column</th><th>AUC alone</th><th></th></tr>{rows}</table></div>")
+    if m.discriminator_pairs:
+        rows = "".join(
+            f"<tr><td>{_e(p.columns[0])} × {_e(p.columns[1])}</td><td class='n'>{p.auc:.3f}</td>"
+            f"<td class='n'>{_lift(p.lift)}</td><td>{_bar(p.auc)}</td></tr>"
+            for p in m.discriminator_pairs
+        )
+        out.append(
+            "<p class='hint'>Pairs of the top columns, each seen by a classifier of its own. A pair whose AUC is well "
+            "above its better column's alone (bold) is given away by how the two combine, not by either one.</p>"
+            "<div class='scroll'><table><tr><th>columns</th><th>AUC together</th><th>beyond the better column</th>"
+            f"<th></th></tr>{rows}</table></div>"
+        )
+    return "".join(out)
 
 
 def _utility(m: Metrics) -> str:

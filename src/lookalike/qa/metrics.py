@@ -70,6 +70,17 @@ class Discriminator(BaseModel):
     most_real: list[Record]
 
 
+class DiscriminatorPair(BaseModel):
+    """A classifier that sees two columns only: what their combination gives away."""
+
+    columns: tuple[str, str]
+    auc: float = Field(description="held-out AUC of a LightGBM that sees only these two columns; 0.5 ideal")
+    lift: float = Field(
+        description="AUC above the better of the two columns alone: how much the combination, "
+        "not either column, gives the synthetic data away"
+    )
+
+
 class Utility(BaseModel):
     target: str
     task: Literal["binary", "multiclass", "regression"]
@@ -110,6 +121,15 @@ class Metrics(BaseModel):
     accuracy: Accuracy
     privacy: Privacy
     discriminator: Discriminator | None = None
+    discriminator_columns: dict[str, float] = Field(
+        default_factory=dict,
+        description="what gives the synthetic data away: column → held-out AUC of a LightGBM that sees "
+        "only that column (0.5 = indistinguishable), for the columns the discriminator uses most, "
+        "highest first",
+    )
+    discriminator_pairs: list[DiscriminatorPair] = Field(
+        default_factory=list, description="two-column classifiers among the top columns, highest AUC first"
+    )
     utility: Utility | None = None
     correlations: Correlations
     model: Metrics | None = Field(None, description="Model QA: the model's unconditional sample vs training")

@@ -21,6 +21,7 @@ from .metrics import (
     ColumnAccuracy,
     Correlations,
     Discriminator,
+    DiscriminatorPair,
     Metrics,
     PairAccuracy,
     Privacy,
@@ -159,7 +160,7 @@ def score(
 
     t = time.perf_counter()
     disc = discriminate(ref.train, synthetic, ref.columns, rng, seed)
-    discriminator = None
+    discriminator, disc_columns, disc_pairs = None, {}, []
     if disc is None:
         notes.append("Too few rows to train the discriminator; omitted.")
     else:
@@ -169,6 +170,11 @@ def score(
             most_fake=_records(disc.most_fake, disc.fake_scores),
             most_real=_records(disc.most_real, disc.real_scores),
         )
+        disc_columns = disc.column_auc
+        disc_pairs = [
+            DiscriminatorPair(columns=(a, b), auc=auc, lift=round(auc - max(disc_columns[a], disc_columns[b]), 4))
+            for a, b, auc in disc.pair_auc
+        ]
     timings.discriminator = time.perf_counter() - t
     steps.update()
     steps.set_postfix_str("ML utility")
@@ -206,6 +212,8 @@ def score(
         accuracy=accuracy,
         privacy=privacy,
         discriminator=discriminator,
+        discriminator_columns=disc_columns,
+        discriminator_pairs=disc_pairs,
         utility=utility,
         correlations=correlations,
         notes=notes,

@@ -226,6 +226,9 @@ def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) 
         "dcr_share": metrics.privacy.dcr_share,
         "identical_share": metrics.privacy.identical_share,
         "discriminator_auc": metrics.discriminator.auc if metrics.discriminator else None,
+        # what gives the synthetic data away most: {"column": ..., "auc": AUC of that column alone}
+        "discriminator_top_column": next(({"column": c, "auc": a} for c, a in metrics.discriminator_columns.items()),
+                                         None),
         "privacy_flag": metrics.privacy.flag,
         "model_qa": metrics.model is not None,
     }

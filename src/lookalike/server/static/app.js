@@ -287,7 +287,7 @@ async function reportPage(id) {
     <div class="card"><dl class="facts">
       <dt>Accuracy</dt><dd>${fmt(s.accuracy)} <span class="muted">(holdout vs training: ${fmt(s.reference_accuracy)})</span></dd>
       <dt>DCR share</dt><dd>${fmt(s.dcr_share)} <span class="muted">(0.5 is ideal)</span></dd>
-      <dt>Discriminator AUC</dt><dd>${fmt(s.discriminator_auc)} <span class="muted">(0.5 is ideal)</span></dd>
+      <dt>Discriminator AUC</dt><dd>${fmt(s.discriminator_auc)} <span class="muted">(0.5 is ideal)</span>${s.discriminator_top_column ? ` · most telling column: <b>${esc(s.discriminator_top_column.column)}</b> (${fmt(s.discriminator_top_column.auc)} alone)` : ""}</dd>
       <dt>Files</dt><dd><a href="/api/reports/${id}/html?download=true">HTML</a> · <a href="/api/reports/${id}/json">JSON</a>${s.model_qa ? " · includes Model QA and Data QA" : ""}</dd>
     </dl></div>
     <iframe class="report" src="/api/reports/${id}/html" title="QA report"></iframe>`;

@@ -48,7 +48,7 @@ def test_save_load_roundtrip_gives_identical_samples(tiny_generator, tmp_path):
     with zipfile.ZipFile(path) as z:
         assert sorted(z.namelist()) == ["config.json", "encoders.json", "meta.json", "schema.json", "weights.safetensors"]
         encoders = {e["name"]: e for e in json.loads(z.read("encoders.json"))}
-    assert set(encoders["id"]) == {"kind", "name", "dtype", "numeric_"}  # keys: nothing of the real values
+    assert set(encoders["id"]) == {"kind", "name", "dtype", "numeric_", "style_", "start_", "step_"}  # keys: a start, no real value
     assert (tmp_path / "m.lookalike.qa-holdout.parquet").exists()
 
 

@@ -71,12 +71,14 @@ def train(
     schema = infer_schema(df, config.types, name="data")
     rng = np.random.default_rng(config.seed)
 
+    everyone = df  # every real row, holdout included: new keys avoid all of theirs
     if holdout is not None:
         hold = read_table(holdout, "holdout")
         missing = [c for c in df.columns if c not in hold.columns]
         if missing:
             raise ConfigError(f"holdout lacks column(s) {missing} of the training data; pass a holdout with the same columns")
         hold = hold[list(df.columns)]
+        everyone = pd.concat([df, hold], ignore_index=True)
     else:
         n_hold = min(int(len(df) * config.holdout_share), config.max_holdout_rows) if len(df) >= 50 else 0
         idx = rng.permutation(len(df))
@@ -87,7 +89,7 @@ def train(
     unknown = [c for c in config.context_columns if c not in df.columns]
     if unknown:
         raise ConfigError(f"context_columns: unknown column(s) {unknown}; the table's columns are {list(df.columns)}")
-    encoder = TableEncoder.fit(df, schema, rng, config)
+    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone)
     context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
     tokens = encoder.encode(df)
     seed = int(rng.integers(2**62)) if config.seed is not None else None

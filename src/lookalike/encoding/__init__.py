@@ -13,7 +13,8 @@ from .base import ColumnEncoder
 from .categorical import BooleanEncoder, CategoricalEncoder, TextEncoder
 from .datetime import DatetimeEncoder
 from .numeric import NumericEncoder
-from .simple import ConstantEncoder, EmptyEncoder, KeyEncoder
+from .keys import KeyEncoder
+from .simple import ConstantEncoder, EmptyEncoder
 
 ENCODERS: dict[str, type[ColumnEncoder]] = {
     e.kind: e
@@ -44,13 +45,16 @@ class TableEncoder:
                 self.subcolumns.append(SubColumn(ci, f"{enc.name}[{si}]", card))
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator, config) -> TableEncoder:
+    def fit(cls, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator, config,
+            key_rows: pd.DataFrame | None = None) -> TableEncoder:
+        """``key_rows``: every real row (holdout included), which new keys must all avoid."""
         encoders = []
         for col in schema.columns:
             if col.kind == "exclude":
                 continue
             enc = ENCODERS[col.kind](col.name, col.dtype)
-            enc.fit(df[col.name], rng, protect=_protects(col.kind, config))
+            rows = key_rows if col.kind == "key" and key_rows is not None else df
+            enc.fit(rows[col.name], rng, protect=_protects(col.kind, config))
             if isinstance(enc, CategoricalEncoder):
                 enc.replace_rare_ = config.rare_category_replacement
             encoders.append(enc)

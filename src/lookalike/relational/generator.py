@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..controls import null_forbidden, seed_tokens
+from ..encoding.keys import KeyEncoder
 from ..errors import ConfigError, ModelFileError
 from ..generator import Generator
 from ..io import atomic_path
@@ -83,8 +84,9 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     frames = load_frames(specs)
     propose_keys(specs, frames)
     dropped = validate(specs, frames, drop_orphans=config.drop_orphans)
-    layouts = build_layouts(specs, frames, lags=config.lags)
+    layouts = build_layouts(specs, frames, lags=config.lags, seed=config.seed)
     rng = np.random.default_rng(config.seed)
+    key_rng = np.random.default_rng(None if config.seed is None else [int(config.seed), 13])
     train, holdout = split_by_subject(layouts, frames, config.holdout_share, rng)
     model_frames, _ = training_frames(layouts, train)
     share = time_shares(layouts, model_frames)
@@ -121,6 +123,9 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
         types = column_types(lay, layouts, types_by_table.get(name, {}))
         models[name] = flat_train(frame, holdout_share=0.0, context_columns=[c for c in lay.context if c in frame.columns],
                                   types={c: k for c, k in types.items() if c in frame.columns}, **opts)
+        for enc in models[name].encoder_.encoders:  # keys of its own: new ones avoid the holdout's too
+            if isinstance(enc, KeyEncoder) and enc.name in frames[name].columns:
+                enc.fit(frames[name][enc.name], key_rng, protect=False)
         training["tables"][name] = models[name].training_
     training["seconds"] = round(time.monotonic() - t0, 2)
     g = RelationalGenerator(config, layouts, models, training)
@@ -367,6 +372,9 @@ class RelationalGenerator:
                 cols[c] = pv[owner]
             elif c == lay.order_by:
                 cols[c] = _format_order(frame[c], lay)
+            elif c in frame.columns and isinstance(key := self._encoder(name, c), KeyEncoder):
+                # numbered over the whole table: events drawn step by step would repeat them
+                cols[c] = key.decode(np.zeros((n, 0), dtype=np.int64), np.random.default_rng(0)).to_numpy()
             elif c in frame.columns:
                 cols[c] = frame[c].to_numpy()
             else:  # plain references are filled once every table exists
@@ -381,6 +389,10 @@ class RelationalGenerator:
             except (TypeError, ValueError):
                 pass
         return out
+
+    def _encoder(self, name: str, column: str) -> Any:
+        enc = self.models_[name].encoder_
+        return enc.encoder(column) if column in enc.columns else None
 
     def _fill_references(self, outputs: dict[str, pd.DataFrame], generated: dict[str, pd.DataFrame],
                          parent_row: dict[str, np.ndarray], rng: np.random.Generator) -> None:

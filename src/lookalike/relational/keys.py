@@ -6,12 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..encoding.keys import KeyEncoder
 from .layout import PlainRef, TableLayout
 
 
 def new_keys(lay: TableLayout, n: int) -> np.ndarray:
-    """``n`` new unique keys that are never real ones: integers above the largest real
+    """``n`` new unique keys in the input's format that never equal a real one (see
+    ``KeyEncoder``); model files without the key's format: integers above the largest real
     key, or strings with a ``syn_`` prefix."""
+    if lay.key is not None:
+        key = KeyEncoder.from_state(lay.key)
+        return key.decode(np.zeros((n, 0), dtype=np.int64), np.random.default_rng(0)).to_numpy()
     if lay.key_is_int:
         return np.arange(lay.key_start, lay.key_start + n, dtype="int64")
     return np.array([f"syn_{lay.name}_{i}" for i in range(n)], dtype=object)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..encoding.keys import KeyEncoder
 from ..schema import infer_schema, to_datetime
 from .spec import TableSpec
 
@@ -71,7 +72,8 @@ class TableLayout:
     kinds: dict[str, str]  # inferred kind of every input column
     rows: int  # rows in the original input
     primary_key: str | None = None
-    key_is_int: bool = True
+    key: dict | None = None  # the primary key's KeyEncoder state: new keys in its format, never a real one
+    key_is_int: bool = True  # key_is_int / key_start: how model files without ``key`` number keys
     key_start: int = 1
     parent: str | None = None
     parent_fk: str | None = None
@@ -135,9 +137,11 @@ def _order_values(s: pd.Series, kind: str) -> pd.Series:
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
-def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags: int = 1) -> dict[str, TableLayout]:
+def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags: int = 1,
+                  seed: int | None = None) -> dict[str, TableLayout]:
     """Decide each table's model frame from the full (validated) input tables."""
     by_name = {s.name: s for s in specs}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 11])
     layouts: dict[str, TableLayout] = {}
     for s in specs:
         df = frames[s.name]
@@ -152,7 +156,7 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
         if s.primary_key:
             pk = df[s.primary_key]
             lay.key_is_int = bool(pd.api.types.is_integer_dtype(pk))
-            lay.key_start = int(pk.max()) + 1 if lay.key_is_int and len(pk) else 1
+            lay.key = KeyEncoder(s.primary_key, str(pk.dtype)).fit(pk, rng, protect=False).state()
         if ctx:
             lay.parent, lay.parent_fk = ctx.references, ctx.column
         for fk in s.plain_keys:

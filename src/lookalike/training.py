@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 
 PREFIX_SHARE = 0.5  # share of rows trained with a random "known columns first" order
 MAX_VAL_ROWS = 5_000
+VAL_SHARE = 0.1
 ANNEAL_EPOCHS = 1
 SMALL_BATCH = 128  # below this many rows per step, train on one CPU thread
 ANNEAL_BUDGET_SHARE = 0.85  # share of max_training_time for the main phase
+WEIGHT_DECAY = 1e-4
 
 
 @dataclass
@@ -111,7 +113,7 @@ def fit(
     n = len(tokens)
     n_cols = max(model.column_of_sub) + 1 if model.column_of_sub else 1
     perm = torch.randperm(n, generator=gen).numpy()
-    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(0.1 * n))))
+    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(VAL_SHARE * n))))
     trn = torch.as_tensor(tokens[perm[n_val:]], device=device)
     val = torch.as_tensor(tokens[perm[:n_val]], device=device) if n_val else trn
     is_context = torch.zeros(n_cols, dtype=torch.bool)
@@ -123,7 +125,7 @@ def fit(
         model.init_marginals(trn)
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
     with threads_for(device, bs):
-        opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
         start = time.monotonic()
         budget = config.max_training_time or math.inf

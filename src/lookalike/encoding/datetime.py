@@ -14,6 +14,7 @@ DAY = 86_400
 
 class DatetimeEncoder(NumericEncoder):
     kind = "datetime"
+    unit_multiples = (1, 60, 300, 900, 1800, 3600, 86_400)  # seconds: minutes, quarter hours, hours, days
 
     def values(self, s: pd.Series) -> np.ndarray:
         return datetime_seconds(s)

@@ -1,0 +1,88 @@
+"""What real numeric and datetime columns have survives training and sampling: point
+masses at their share, rounding, precision, integer-ness, heavy tails, granularity."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lookalike
+from lookalike.config import TrainConfig
+from lookalike.encoding import TableEncoder
+from lookalike.schema import infer_schema
+
+
+@pytest.fixture(scope="module")
+def amounts() -> pd.DataFrame:
+    """2,000 rows: a zero-inflated duration, a rounded price, cents, integers stored as
+    floats, a heavy tail, a date and a timestamp rounded to the quarter hour."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    group = rng.choice(["a", "b"], n)
+    duration = np.where(rng.random(n) < 0.6, 0.0, np.round(rng.exponential(300, n), 1))
+    price = np.round(rng.lognormal(4.5, 0.6, n))
+    price = np.where(rng.random(n) < 0.5, np.round(price / 10) * 10, price)  # half are multiples of 10
+    return pd.DataFrame({
+        "group": group,
+        "duration": duration,
+        "price": price,
+        "amount": np.round(rng.gamma(2, 40, n), 2),
+        "count_as_float": rng.poisson(30, n).astype(float) + 100 * (group == "b"),
+        "tail": np.round(rng.pareto(1.5, n) * 1000, 0),
+        "day": (pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")).strftime("%Y-%m-%d"),
+        "at": pd.Timestamp("2021-06-01") + pd.to_timedelta(rng.integers(0, 20_000, n) * 15, unit="min"),
+    })
+
+
+@pytest.fixture(scope="module")
+def synthetic(amounts) -> pd.DataFrame:
+    g = lookalike.train(amounts, max_epochs=8, seed=0, progress=False, holdout_share=0.0)
+    return g.sample(4000, seed=1)
+
+
+def test_point_mass_comes_back_exactly_at_its_share(amounts, synthetic):
+    real = (amounts["duration"] == 0).mean()
+    assert abs(real - 0.6) < 0.03
+    assert abs((synthetic["duration"] == 0).mean() - real) < 0.03
+    # the rest stays continuous: no other value piles up
+    assert synthetic.loc[synthetic["duration"] > 0, "duration"].value_counts(normalize=True).iloc[0] < 0.02
+
+
+def test_rounding_and_precision_survive(amounts, synthetic):
+    real10 = (amounts["price"] % 10 == 0).mean()
+    syn10 = (synthetic["price"] % 10 == 0).mean()
+    assert abs(syn10 - real10) < 0.06, (real10, syn10)
+    assert np.allclose(synthetic["amount"], np.round(synthetic["amount"], 2))  # cents
+    assert (synthetic["amount"].round(0) == synthetic["amount"]).mean() < 0.1  # not rounded to units
+    cf = synthetic["count_as_float"]
+    assert cf.dtype == np.float64 and (cf == np.round(cf)).all()  # integers stored as floats
+
+
+def test_heavy_tail_and_conditional_level_survive(amounts, synthetic):
+    for q in (0.5, 0.9, 0.99):
+        real, syn = amounts["tail"].quantile(q), synthetic["tail"].quantile(q)
+        assert abs(np.log1p(syn) - np.log1p(real)) < 0.25, (q, real, syn)
+    level = synthetic.groupby("group")["count_as_float"].mean()
+    assert 90 < level["b"] - level["a"] < 110  # the point masses follow the other columns
+
+
+def test_datetimes_keep_their_granularity(synthetic):
+    assert synthetic["day"].str.match(r"^\d{4}-\d{2}-\d{2}$").all()
+    at = pd.to_datetime(synthetic["at"])
+    assert (at.dt.minute % 15 == 0).all() and (at.dt.second == 0).all()
+    assert at.dt.minute.nunique() == 4  # not all on the hour
+
+
+def test_rare_values_of_a_discrete_column_do_not_pile_up():
+    """Values held by too few rows to reveal are drawn near where they were, not folded
+    onto one frequent neighbour (which made fake point masses)."""
+    rng = np.random.default_rng(3)
+    common = rng.choice([5.0, 6.0, 7.0, 8.0], 900)
+    rare = np.arange(50.0, 150.0)  # 100 values held by one row each
+    df = pd.DataFrame({"fare": np.concatenate([common, rare])})
+    config = TrainConfig()
+    enc = TableEncoder.fit(df, infer_schema(df), np.random.default_rng(0), config)
+    back = enc.decode(enc.encode(df), np.random.default_rng(1))["fare"]
+    tail = back[back > 8]
+    assert len(tail) == 100 and tail.between(50, 149).all()
+    assert tail.value_counts().iloc[0] <= 5  # spread out, not one value held by all
+    assert set(back[back <= 8]) == {5.0, 6.0, 7.0, 8.0}

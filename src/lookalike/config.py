@@ -52,7 +52,9 @@ class TrainConfig(BaseModel):
         description="Columns that are always given at generation (e.g. a parent's attributes): they come first "
         "in every order and are not learned, so the model learns the rest conditioned on them.",
     )
-    model_size: Literal["small", "medium", "large"] = "medium"
+    model_size: Literal["small", "medium", "large"] = Field(
+        default="small", description="Network width: small (8-dim embeddings, 64 hidden units per head), medium (12, 128), large (16, 256)."
+    )
     progress: bool = Field(default=True, description="Show a progress bar.")
 
     @field_validator("types")

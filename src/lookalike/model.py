@@ -46,6 +46,7 @@ class TabularModel(nn.Module):
         # a column's detail sub-tokens (e.g. the position inside a numeric bin) are context
         # only for that column itself: for the others they are noise to overfit on
         first = [i == 0 or column_of_sub[i - 1] != c for i, c in enumerate(column_of_sub)]
+        self.is_first = first
         col = torch.tensor(column_of_sub)
         visible = (col[:, None] == col[None, :]) | torch.tensor(first)[None, :] if S else torch.zeros(0, 0)
         self.register_buffer("visible", visible.float(), persistent=False)
@@ -68,10 +69,11 @@ class TabularModel(nn.Module):
         return F.dropout(self.embedding(tokens + self.offsets), EMB_DROPOUT, self.training)
 
     def logits_from(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice = slice(None),
-                    inputs: torch.Tensor | None = None) -> torch.Tensor:
+                    inputs: torch.Tensor | None = None, width: int | None = None) -> torch.Tensor:
         """Logits of the targets given their visible context.
 
-        emb [B, S, d]; mask [B, T, S] (1 = sub-column visible to target t). Returns [T, B, V].
+        emb [B, S, d]; mask [B, T, S] (1 = sub-column visible to target t). Returns [T, B, V]
+        (V = ``width``: the widest target's cardinality, when given).
         ``inputs``: the only sub-columns any target can see (the others are left out of the
         products instead of being multiplied by zero; the result is the same).
         """
@@ -87,33 +89,40 @@ class TabularModel(nn.Module):
         x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
         h = F.gelu(torch.baddbmm(self.b1[targets], x, w1))
         h = F.gelu(torch.baddbmm(self.b2[targets], h, self.w2[targets]))
-        return torch.baddbmm(self.b_out[targets], h, self.w_out[targets]) + self.pad[targets]
+        V = width or self.w_out.shape[-1]
+        return torch.baddbmm(self.b_out[targets, :, :V], h, self.w_out[targets, :, :V]) + self.pad[targets, :, :V]
 
     def loss(self, tokens: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S];
         weights [S] (0 for context columns that are given, never generated)."""
         if weights is None:
-            targets, w = list(range(self.n_sub)), None
-        else:  # context sub-columns (weight 0) are always given: their heads need no computing
-            targets = torch.nonzero(weights > 0).flatten().tolist()
-            w = weights[targets]
-        if not targets:
-            return tokens.new_zeros((), dtype=torch.float32)
-        inputs = None
-        if len(targets) == self.n_sub:
-            targets = slice(None)
-        else:  # a context column's detail sub-tokens are visible to no target: leave them out
-            seen = torch.nonzero(self.visible[targets].bool().any(0)).flatten()
+            weights = torch.ones(self.n_sub, device=tokens.device)
+        # context sub-columns (weight 0) are always given: their heads need no computing
+        targets = torch.nonzero(weights > 0).flatten().tolist()
+        emb = self.embed(tokens)
+        total = emb.new_zeros(())
+        for group in self._groups(targets):
+            idx = torch.as_tensor(group, device=tokens.device)
+            # the inputs some target of the group can see; the others are left out of the products
+            seen = torch.nonzero(self.visible[idx].bool().any(0)).flatten()
             inputs = seen if len(seen) < self.n_sub else None
-        logits = self.logits_from(self.embed(tokens), mask[:, targets], targets, inputs)  # [T, B, V]
-        T, B, V = logits.shape
-        ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[targets].reshape(T * B), reduction="none").view(T, B)
-        per_sub = ce.mean(1)
-        return per_sub.sum() if w is None else (per_sub * w).sum()
+            width = max(self.cardinalities[t] for t in group)  # narrow heads are not padded to the widest
+            logits = self.logits_from(emb, mask[:, idx], group, inputs, width)  # [T, B, width]
+            T, B, V = logits.shape
+            ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[idx].reshape(T * B), reduction="none").view(T, B)
+            total = total + (ce.mean(1) * weights[idx]).sum()
+        return total
+
+    def _groups(self, targets: list[int]) -> list[list[int]]:
+        """Targets split into columns' first sub-tokens (they see only other columns' first
+        sub-tokens, and have the wide heads) and detail sub-tokens (narrow heads)."""
+        first = [t for t in targets if self.is_first[t]]
+        detail = [t for t in targets if not self.is_first[t]]
+        return [g for g in (first, detail) if g]
 
     def logits_for(self, emb: torch.Tensor, mask_row: torch.Tensor, target: int) -> torch.Tensor:
         """Logits of one target: emb [B, S, d], mask_row [B, S] -> [B, card]."""
-        out = self.logits_from(emb, mask_row.unsqueeze(1), [target])[0]
+        out = self.logits_from(emb, mask_row.unsqueeze(1), [target], width=self.cardinalities[target])[0]
         return out[:, : self.cardinalities[target]]
 
 

@@ -35,7 +35,7 @@ def amounts() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def synthetic(amounts) -> pd.DataFrame:
-    g = lookalike.train(amounts, max_epochs=8, seed=0, progress=False, holdout_share=0.0)
+    g = lookalike.train(amounts, max_epochs=15, seed=0, progress=False, holdout_share=0.0)
     return g.sample(4000, seed=1)
 
 

@@ -87,7 +87,7 @@ class NumericEncoder(ColumnEncoder):
             lo, hi = _protected_range(uniq, counts, k)
             inside = (uniq >= lo) & (uniq <= hi)
             uniq, counts = uniq[inside], counts[inside]  # the clipped rows make no point mass at the bounds
-            v = np.clip(v, lo, hi)
+            v = v[(v >= lo) & (v <= hi)]  # nor do they shape the bins: encoded, they spread over the end bins
         self.min_, self.max_ = lo, hi
         self.values_, self.fine_, self.steps_ = None, None, None
         self.unit_ = self._resolution(v)
@@ -166,9 +166,9 @@ class NumericEncoder(ColumnEncoder):
             lo, hi = edges[i], edges[i + 1]
             if len(inside) >= MIN_ROWS_PER_FINE_CELL * N_FINE:
                 q = np.quantile(inside, np.linspace(0, 1, N_FINE + 1), method="inverted_cdf")
-                q[0], q[-1] = lo, hi
             else:
                 q = np.linspace(lo, hi, N_FINE + 1)
+            q[0], q[-1] = lo, hi
             cells.append([float(x) for x in np.maximum.accumulate(q)])
         return cells
 

@@ -1,14 +1,14 @@
 """Scale on one machine: a large table, and wide tables.
 
     python benchmarks/scale.py rows [--rows 1000000] [--format parquet|csv] [key=value ...]
-    python benchmarks/scale.py wide [--columns 25,50,100,200]
+    python benchmarks/scale.py wide [--columns 25,50,100,200] [--first-layer dense|prefix]
 
 ``rows``: makes a table of 30 columns (numbers with point masses and rounding, categories,
 dates), trains on it with defaults in a child process, then generates as many rows
 streamed to Parquet and to CSV in another child process; prints seconds and each
 process's peak RSS. ``wide``: per column count, the time of one training step (batch 512,
 averaged), the parameter count, and a short train + sample of a 2,000-row table to show
-it runs end to end.
+it runs end to end; ``--first-layer`` picks the model's first layer (default: the library's).
 """
 
 from __future__ import annotations
@@ -80,16 +80,20 @@ def rows_benchmark(n: int, fmt: str, options: list[str]) -> None:
                   f"peak RSS {gen['peak_mb']:.0f} MB", flush=True)
 
 
-def wide_benchmark(widths: list[int]) -> None:
+def wide_benchmark(widths: list[int], first_layer: str | None = None) -> None:
     import torch
 
     import lookalike
+    from lookalike import model as network
     from lookalike.config import TrainConfig
     from lookalike.encoding import TableEncoder
-    from lookalike.model import TabularModel, order_masks
+    from lookalike.model import TabularModel
     from lookalike.schema import infer_schema
     from lookalike.training import random_ranks
 
+    if first_layer:
+        network.DEFAULT_FIRST_LAYER = first_layer  # lookalike.train below builds this one too
+    print(f"first layer: {network.DEFAULT_FIRST_LAYER}")
     print("| columns | sub-columns | parameters | ms per training step (batch 512) | ms per column | 2,000-row train + sample |")
     print("|---|---|---|---|---|---|")
     for w in widths:
@@ -97,7 +101,8 @@ def wide_benchmark(widths: list[int]) -> None:
         cfg = TrainConfig()
         enc = TableEncoder.fit(df, infer_schema(df), np.random.default_rng(0), cfg)
         tokens = torch.as_tensor(enc.encode(df))
-        model = TabularModel(enc.cardinalities, enc.column_of_sub, size=cfg.model_size)
+        model = TabularModel(enc.cardinalities, enc.column_of_sub, size=cfg.model_size,
+                             first_layer=network.DEFAULT_FIRST_LAYER)
         opt = torch.optim.AdamW(model.parameters(), 3e-3)
         gen = torch.Generator().manual_seed(0)
         n_cols = max(enc.column_of_sub) + 1
@@ -105,8 +110,7 @@ def wide_benchmark(widths: list[int]) -> None:
         def step() -> float:
             batch = tokens[torch.randint(0, len(tokens), (512,), generator=gen)]
             t = time.perf_counter()
-            masks = order_masks(model.column_of_sub, random_ranks(512, n_cols, gen, torch.device("cpu")))
-            loss = model.loss(batch, masks)
+            loss = model.loss(batch, random_ranks(512, n_cols, gen, torch.device("cpu")))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -151,12 +155,13 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     ap.add_argument("--columns", default="25,50,100,200")
+    ap.add_argument("--first-layer", choices=["dense", "prefix"], help="wide: the model's first layer")
     ap.add_argument("options", nargs="*", help="training options as key=value (JSON values)")
     args = ap.parse_args()
     if args.what == "rows":
         rows_benchmark(args.rows, args.format, args.options)
     else:
-        wide_benchmark([int(c) for c in args.columns.split(",")])
+        wide_benchmark([int(c) for c in args.columns.split(",")], args.first_layer)
 
 
 if __name__ == "__main__":

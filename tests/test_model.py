@@ -1,25 +1,98 @@
 """The network's shortcuts give the same numbers as the plain computation."""
 
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
 import torch
 
+import lookalike
+from lookalike import model as network
 from lookalike.model import TabularModel, order_masks
+from lookalike.training import random_ranks
+
+# 5 columns, two with detail sub-tokens (a numeric bin + the position inside it; one has two)
+CARDS, COLUMN_OF_SUB = [7, 5, 11, 20, 3, 20, 4, 6], [0, 1, 2, 2, 3, 4, 4, 4]
+WEIGHTS = torch.tensor([0.0, 1, 0, 0, 1, 1, 1, 1])  # columns 0 and 2 are context: no heads
+
+
+def _tokens(n: int) -> torch.Tensor:
+    return torch.stack([torch.randint(0, c, (n,)) for c in CARDS], dim=1)
+
+
+def _plain_loss(model: TabularModel, tokens: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
+    """Every head, every input, through the masked path; context heads weighted out."""
+    logits = model.logits_from(model.embed(tokens), order_masks(COLUMN_OF_SUB, ranks))
+    S, B, V = logits.shape
+    ce = torch.nn.functional.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B),
+                                           reduction="none").view(S, B).mean(1)
+    return (ce * WEIGHTS).sum()
 
 
 def test_loss_skipping_context_heads_and_unseen_inputs_is_exact():
     torch.manual_seed(0)
-    # 5 columns, two with a detail sub-token (numeric bin + position inside the bin)
-    cards, column_of_sub = [7, 5, 11, 20, 3, 20, 4], [0, 1, 2, 2, 3, 4, 4]
-    model = TabularModel(cards, column_of_sub, size="small").eval()
-    tokens = torch.stack([torch.randint(0, c, (64,)) for c in cards], dim=1)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small").eval()
+    tokens = _tokens(64)
     ranks = torch.stack([torch.randperm(5) for _ in range(64)])
-    mask = order_masks(column_of_sub, ranks)
-    weights = torch.tensor([0.0, 1, 0, 0, 1, 1, 1])  # columns 0 and 2 are context: no heads
-    fast = model.loss(tokens, mask, weights)
-    # the plain computation: every head, every input, context heads weighted out
-    logits = model.logits_from(model.embed(tokens), mask)
-    S, B, V = logits.shape
-    ce = torch.nn.functional.cross_entropy(logits.reshape(S * B, V), tokens.T.reshape(S * B),
-                                           reduction="none").view(S, B).mean(1)
-    assert torch.allclose(fast, (ce * weights).sum(), rtol=1e-5, atol=1e-5)
+    fast = model.loss(tokens, ranks, WEIGHTS)
+    assert torch.allclose(fast, _plain_loss(model, tokens, ranks), rtol=1e-5, atol=1e-5)
     # the context column's detail sub-token (index 3) is seen by no head, and really is left out
-    assert not model.visible[[1, 4, 5, 6]].bool().any(0)[3]
+    assert not model.visible[[1, 4, 5, 6, 7]].bool().any(0)[3]
+
+
+def test_prefix_layer_in_row_order_equals_its_masked_sum():
+    """Training's prefix sums in each row's order (linear in the columns) give what the
+    masked sum over the same order gives, for random orders with context columns first."""
+    torch.manual_seed(0)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small", first_layer="prefix").eval()
+    tokens = _tokens(64)
+    context = torch.tensor([True, False, True, False, False])
+    ranks = random_ranks(64, 5, torch.Generator().manual_seed(1), torch.device("cpu"), context)
+    emb = model.embed(tokens)
+    mask = order_masks(COLUMN_OF_SUB, ranks)  # [B, S, S]
+    ordered, masked = model.ordered_context(emb, ranks), model.masked_context(emb, mask)
+    assert torch.allclose(ordered, masked, rtol=1e-5, atol=1e-5)
+    # the same holds for one target at a time with only its visible inputs (generation's path)
+    inputs = torch.nonzero(model.visible[6].bool()).flatten()
+    assert torch.allclose(ordered[[6]], model.masked_context(emb, mask[:, [6]], [6], inputs), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(model.loss(tokens, ranks, WEIGHTS), _plain_loss(model, tokens, ranks), rtol=1e-5, atol=1e-5)
+    # and the gradients reach the projections
+    model.loss(tokens, ranks, WEIGHTS).backward()
+    assert model.w_src.grad.abs().sum() > 0
+
+
+def test_prefix_model_trains_samples_and_round_trips(mixed_frame, tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "DEFAULT_FIRST_LAYER", "prefix")
+    g = lookalike.train(mixed_frame, max_epochs=2, seed=1, progress=False, context_columns=["level"])
+    assert g.model_.first_layer == "prefix" and not hasattr(g.model_, "w1")
+    out = g.sample(300, seed=4)
+    assert list(out.columns) == list(mixed_frame.columns) and len(out) == 300
+    g2 = lookalike.load(g.save(tmp_path / "p.lookalike"))
+    assert g2.model_.first_layer == "prefix"
+    pd.testing.assert_frame_equal(g2.sample(300, seed=4), out)
+
+
+def test_model_files_without_a_first_layer_load_as_dense(tiny_generator, tmp_path):
+    path = tiny_generator.save(tmp_path / "d.lookalike")
+    old = tmp_path / "old.lookalike"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "meta.json":
+                meta = json.loads(data)
+                del meta["model"]["first_layer"]
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)
+    g = lookalike.load(old)
+    assert g.model_.first_layer == "dense"
+    pd.testing.assert_frame_equal(g.sample(50, seed=2), tiny_generator.sample(50, seed=2))
+
+
+def test_unknown_first_layer_is_refused():
+    with pytest.raises(ValueError, match="first_layer"):
+        TabularModel(CARDS, COLUMN_OF_SUB, first_layer="sparse")
+    assert network.DEFAULT_FIRST_LAYER in network.FIRST_LAYERS
+    assert np.isfinite(float(TabularModel([], [], first_layer="prefix").loss(torch.zeros((3, 0), dtype=torch.long),
+                                                                              torch.zeros((3, 0), dtype=torch.long))))

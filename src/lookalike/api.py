@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from pydantic import ValidationError
 
+from . import model as network
 from .config import TrainConfig
 from .encoding import TableEncoder
 from .errors import ConfigError
@@ -98,7 +99,8 @@ def train(
             torch.manual_seed(seed)
         gen = torch.Generator()
         gen.manual_seed(seed) if seed is not None else gen.seed()
-        model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size)
+        model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size,
+                             first_layer=network.DEFAULT_FIRST_LAYER)  # read now: benchmarks set it
         if tokens.shape[1] == 0:
             from .training import TrainResult, pick_device
 

@@ -18,9 +18,9 @@ from .artifact import read_model_file, write_model_file
 from .config import TrainConfig
 from .encoding import TableEncoder
 from .encoding.base import NULL
-from .errors import ConfigError
+from .errors import ConfigError, ModelFileError
 from .io import TableWriter
-from .model import TabularModel
+from .model import FIRST_LAYERS, TabularModel
 from .controls import Controls, null_forbidden, rebalance_targets, seed_tokens, validate
 from .sampling import fair_resample, marginal, sample_tokens
 from .schema import TableSchema
@@ -289,6 +289,7 @@ class Generator:
                     "cardinalities": self.model_.cardinalities,
                     "column_of_sub": self.model_.column_of_sub,
                     "size": self.config_.model_size,
+                    "first_layer": self.model_.first_layer,
                 },
                 "training": self.training_,
             },
@@ -304,7 +305,11 @@ class Generator:
     def load(cls, path: str | os.PathLike[str], device: str = "auto") -> Generator:
         parts, state = read_model_file(path)
         m = parts["meta"]["model"]
-        model = TabularModel(m["cardinalities"], m["column_of_sub"], size=m["size"])
+        first_layer = m.get("first_layer", "dense")  # files from before the choice are dense
+        if first_layer not in FIRST_LAYERS:
+            raise ModelFileError(f"model file '{path}' has a first layer {first_layer!r} this lookalike does not know "
+                                 f"(it knows {', '.join(FIRST_LAYERS)}); upgrade lookalike")
+        model = TabularModel(m["cardinalities"], m["column_of_sub"], size=m["size"], first_layer=first_layer)
         model.load_state_dict(state)
         model.to(pick_device(device)).eval()
         g = cls(

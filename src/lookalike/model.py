@@ -2,12 +2,22 @@
 
 Every sub-column i has its own small network that predicts a categorical distribution
 over its tokens from the embeddings of the sub-columns that come *before* it in the
-row's order. Which ones come before is given per row by a mask, so one model serves the
-canonical order (unconditional generation) and any "these columns are known" order
-(seeded generation, imputation, rebalancing).
+row's order. Which ones come before is given per row (column ranks in training, a mask of
+known sub-columns at generation), so one model serves the canonical order (unconditional
+generation) and any "these columns are known" order (seeded generation, imputation,
+rebalancing).
 
-Shapes: B rows, S sub-columns, d embedding size, H hidden units, V the largest
-cardinality (every head's logits are padded to V; padding is masked out).
+Two first layers (``first_layer``):
+- "dense": target t has its own weights over every visible sub-column's embedding; a
+  training step costs O(B·S²·d·H), quadratic in the number of columns.
+- "prefix": every source sub-column j has one projection u_j = emb_j @ A_j + a_j shared by
+  all targets; target t's first layer is gelu(c_t + the sum of u_j over what it sees).
+  In training each row's order is a total order, so that sum is a prefix sum in the row's
+  order: O(B·S·(d + K)·H + B·C·log C) (K: a column's most detail sub-tokens, 2 today), linear
+  in the number of columns; ``loss`` takes the rows' column ranks, never a [B, S, S] mask.
+
+Shapes: B rows, S sub-columns, C table columns, d embedding size, H hidden units, V the
+largest cardinality (every head's logits are padded to V; padding is masked out).
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ from torch.nn import functional as F
 
 EMB_DROPOUT = 0.2
 SIZES = {"small": (8, 64), "medium": (12, 128), "large": (16, 256)}  # (emb_dim, hidden)
+FIRST_LAYERS = ("dense", "prefix")
+DEFAULT_FIRST_LAYER = "dense"  # what ``lookalike.train`` builds; model files record their own
 
 
 class TabularModel(nn.Module):
-    def __init__(self, cardinalities: list[int], column_of_sub: list[int], size: str = "medium"):
+    def __init__(self, cardinalities: list[int], column_of_sub: list[int], size: str = "medium",
+                 first_layer: str = "dense"):
         super().__init__()
+        if first_layer not in FIRST_LAYERS:
+            raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
         self.cardinalities = list(cardinalities)
         self.column_of_sub = list(column_of_sub)
+        self.first_layer = first_layer
         S = len(cardinalities)
         V = max(cardinalities, default=1)
         d, H = SIZES[size]
@@ -32,8 +48,14 @@ class TabularModel(nn.Module):
         offsets = torch.tensor([0] + list(cardinalities[:-1]), dtype=torch.long).cumsum(0) if S else torch.zeros(0)
         self.register_buffer("offsets", offsets.long(), persistent=False)
         self.embedding = nn.Embedding(max(sum(cardinalities), 1), d)  # all sub-columns' tokens in one table
-        # per-target layers; the first sees [masked context embeddings | context mask]
-        self.w1 = nn.Parameter(torch.randn(S, S * d + S, H) / (S * d + S) ** 0.5)
+        fan_in = (S * d + S) ** 0.5  # of the dense layer; the prefix sums start at the same scale
+        if first_layer == "dense":
+            # per-target layers; the first sees [masked context embeddings | context mask]
+            self.w1 = nn.Parameter(torch.randn(S, S * d + S, H) / fan_in)
+        else:
+            # per-source projections u_j = emb_j @ w_src[j] + b_src[j], summed over what a target sees
+            self.w_src = nn.Parameter(torch.randn(S, d, H) / fan_in)
+            self.b_src = nn.Parameter(torch.randn(S, 1, H) / fan_in)
         self.b1 = nn.Parameter(torch.zeros(S, 1, H))
         self.w2 = nn.Parameter(torch.randn(S, H, H) / H**0.5)
         self.b2 = nn.Parameter(torch.zeros(S, 1, H))
@@ -50,6 +72,18 @@ class TabularModel(nn.Module):
         col = torch.tensor(column_of_sub)
         visible = (col[:, None] == col[None, :]) | torch.tensor(first)[None, :] if S else torch.zeros(0, 0)
         self.register_buffer("visible", visible.float(), persistent=False)
+        if first_layer == "prefix":  # index tables of ordered_context (columns' sub-tokens are contiguous)
+            firsts = [i for i in range(S) if first[i]]
+            slot = (torch.tensor(first, dtype=torch.long).cumsum(0) - 1).tolist()  # sub-column -> its entry in firsts
+            own = [list(range(firsts[slot[i]], i)) for i in range(S)]  # the column's earlier sub-tokens
+            K = max(map(len, own), default=0)
+            self.register_buffer("first_sub", torch.tensor(firsts, dtype=torch.long), persistent=False)
+            self.register_buffer("first_col", torch.tensor([column_of_sub[i] for i in firsts], dtype=torch.long),
+                                 persistent=False)
+            self.register_buffer("slot", torch.tensor(slot, dtype=torch.long), persistent=False)
+            # padded with S: a zero row appended to the projections
+            self.register_buffer("own_before", torch.tensor([o + [S] * (K - len(o)) for o in own],
+                                                            dtype=torch.long).view(S, K), persistent=False)
 
     @torch.no_grad()
     def init_marginals(self, tokens: torch.Tensor) -> None:
@@ -77,6 +111,15 @@ class TabularModel(nn.Module):
         ``inputs``: the only sub-columns any target can see (the others are left out of the
         products instead of being multiplied by zero; the result is the same).
         """
+        if self.first_layer == "dense":
+            h = self._dense_first(emb, mask, targets, inputs)
+        else:
+            h = F.gelu(self.masked_context(emb, mask, targets, inputs) + self.b1[targets])
+        return self._rest(h, targets, width)
+
+    def _dense_first(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice,
+                     inputs: torch.Tensor | None) -> torch.Tensor:
+        """The dense first layer: [T, B, H]. O(B·T·S·d·H)."""
         B, S, d = emb.shape
         T = mask.shape[1]
         visible, w1 = self.visible[targets], self.w1[targets]
@@ -87,27 +130,76 @@ class TabularModel(nn.Module):
         mask = mask * visible
         x = mask.unsqueeze(-1) * emb.unsqueeze(1)  # [B, T, S, d]
         x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
-        h = F.gelu(torch.baddbmm(self.b1[targets], x, w1))
+        return F.gelu(torch.baddbmm(self.b1[targets], x, w1))
+
+    def _rest(self, h: torch.Tensor, targets: list[int] | slice, width: int | None) -> torch.Tensor:
+        """Layer 2 and the output heads: h [T, B, H] -> logits [T, B, width or V]."""
         h = F.gelu(torch.baddbmm(self.b2[targets], h, self.w2[targets]))
         V = width or self.w_out.shape[-1]
         return torch.baddbmm(self.b_out[targets, :, :V], h, self.w_out[targets, :, :V]) + self.pad[targets, :, :V]
 
-    def loss(self, tokens: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Sum over sub-columns of the mean cross-entropy (nats per row). mask [B, S, S];
-        weights [S] (0 for context columns that are given, never generated)."""
+    def _projections(self, emb: torch.Tensor, sources: torch.Tensor | slice = slice(None)) -> torch.Tensor:
+        """The prefix layer's per-source projections u: emb [B, S, d] -> [S, B, H]."""
+        return torch.baddbmm(self.b_src[sources], emb[:, sources].transpose(0, 1), self.w_src[sources])
+
+    def masked_context(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice = slice(None),
+                       inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """The prefix layer's context sums for any mask [B, T, S]: Σ_j mask·visible·u_j, [T, B, H].
+        O(B·S·d·H + B·T·S·H): for generation (T = 1) and checks, not for training."""
+        visible = self.visible[targets]
+        if inputs is None:
+            inputs = slice(None)
+        else:
+            mask, visible = mask[:, :, inputs], visible[:, inputs]
+        u = self._projections(emb, inputs)  # [S, B, H]
+        return torch.bmm(mask * visible, u.transpose(0, 1)).transpose(0, 1)
+
+    def ordered_context(self, emb: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
+        """The prefix layer's context sums of every sub-column when each row's columns come in
+        the order ``ranks`` [B, C] (as in ``order_masks``), without any [B, S, S] mask: [S, B, H].
+
+        What target t sees is (1) the first sub-tokens of the columns before its own in the
+        row's order — an exclusive prefix sum in that order, O(B·C·(log C + H)) — and (2) its
+        own column's earlier sub-tokens, the same in every order (at most a few: a gather).
+        With the projections, O(B·S·(d + K)·H) in all: linear in the number of columns."""
+        S = self.n_sub
+        u = self._projections(emb)  # [S, B, H]
+        B, H = u.shape[1], u.shape[2]
+        # the same keys as order_masks, for the columns' first sub-tokens only
+        key = ranks[:, self.first_col].to(torch.float64) * (S + 1) + self.first_sub  # [B, C]
+        at = key.argsort(dim=1).T.unsqueeze(-1).expand(-1, -1, H)  # [C, B, H]: the column at each position
+        in_order = u[self.first_sub].gather(0, at)
+        before = torch.cat([u.new_zeros(1, B, H), in_order[:-1]]).cumsum(0)  # sum of the positions before each
+        prefix = torch.zeros_like(before).scatter(0, at, before)  # [C, B, H], back to column order
+        context = prefix[self.slot]  # [S, B, H]
+        if self.own_before.shape[1]:
+            context = context + torch.cat([u, u.new_zeros(1, B, H)])[self.own_before].sum(1)
+        return context
+
+    def loss(self, tokens: torch.Tensor, ranks: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Sum over sub-columns of the mean cross-entropy (nats per row) when each row's columns
+        come in the order ``ranks`` [B, C] (see ``order_masks``); weights [S] (0 for context
+        columns that are given, never generated)."""
         if weights is None:
             weights = torch.ones(self.n_sub, device=tokens.device)
         # context sub-columns (weight 0) are always given: their heads need no computing
         targets = torch.nonzero(weights > 0).flatten().tolist()
         emb = self.embed(tokens)
+        if self.first_layer == "dense":
+            mask = order_masks(self.column_of_sub, ranks)  # [B, S, S]
+        else:
+            context = self.ordered_context(emb, ranks)  # [S, B, H]
         total = emb.new_zeros(())
         for group in self._groups(targets):
             idx = torch.as_tensor(group, device=tokens.device)
-            # the inputs some target of the group can see; the others are left out of the products
-            seen = torch.nonzero(self.visible[idx].bool().any(0)).flatten()
-            inputs = seen if len(seen) < self.n_sub else None
             width = max(self.cardinalities[t] for t in group)  # narrow heads are not padded to the widest
-            logits = self.logits_from(emb, mask[:, idx], group, inputs, width)  # [T, B, width]
+            if self.first_layer == "dense":
+                # the inputs some target of the group can see; the others are left out of the products
+                seen = torch.nonzero(self.visible[idx].bool().any(0)).flatten()
+                inputs = seen if len(seen) < self.n_sub else None
+                logits = self.logits_from(emb, mask[:, idx], group, inputs, width)  # [T, B, width]
+            else:
+                logits = self._rest(F.gelu(context[idx] + self.b1[idx]), group, width)
             T, B, V = logits.shape
             ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[idx].reshape(T * B), reduction="none").view(T, B)
             total = total + (ce.mean(1) * weights[idx]).sum()

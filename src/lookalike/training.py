@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .model import TabularModel, order_masks
+from .model import TabularModel
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def fit(
     is_context[list(context or [])] = True
     ctx = is_context if context else None
     weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
-    val_masks = order_masks(model.column_of_sub, canonical_ranks(len(val), n_cols, device, ctx))
+    val_ranks = canonical_ranks(len(val), n_cols, device, ctx)
     if len(trn):
         model.init_marginals(trn)
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
@@ -143,7 +143,7 @@ def fit(
             for step in range(steps):
                 batch = trn[order[step * batch_size : (step + 1) * batch_size]]
                 ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
-                loss = model.loss(batch, order_masks(model.column_of_sub, ranks), weights)
+                loss = model.loss(batch, ranks, weights)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -165,7 +165,7 @@ def fit(
         epoch = 0
         for epoch in range(1, config.max_epochs + 1):
             train_loss, out_of_time = run_epoch(bs, deadline)
-            val_loss = evaluate(model, val, val_masks, weights)
+            val_loss = evaluate(model, val, val_ranks, weights)
             sched.step(val_loss)
             if val_loss < best - 1e-4:
                 best, best_epoch, bad_epochs = val_loss, epoch, 0
@@ -189,7 +189,7 @@ def fit(
                 break
             epoch += 1
             train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget)
-            val_loss = evaluate(model, val, val_masks, weights)
+            val_loss = evaluate(model, val, val_ranks, weights)
             if val_loss < best:
                 best, best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(model.state_dict())
@@ -219,11 +219,12 @@ def threads_for(device: torch.device, batch_size: int):
 
 
 @torch.no_grad()
-def evaluate(model: TabularModel, tokens: torch.Tensor, masks: torch.Tensor, weights: torch.Tensor,
+def evaluate(model: TabularModel, tokens: torch.Tensor, ranks: torch.Tensor, weights: torch.Tensor,
              batch_size: int = 4096) -> float:
+    """Mean loss per row with each row's columns in the order ``ranks`` [n, C]."""
     model.eval()
     total = 0.0
     for i in range(0, len(tokens), batch_size):
         b = tokens[i : i + batch_size]
-        total += float(model.loss(b, masks[i : i + batch_size], weights)) * len(b)
+        total += float(model.loss(b, ranks[i : i + batch_size], weights)) * len(b)
     return total / max(len(tokens), 1)

@@ -94,15 +94,15 @@ def wide_benchmark(widths: list[int], first_layer: str | None = None) -> None:
     if first_layer:
         network.DEFAULT_FIRST_LAYER = first_layer  # lookalike.train below builds this one too
     print(f"first layer: {network.DEFAULT_FIRST_LAYER}")
-    print("| columns | sub-columns | parameters | ms per training step (batch 512) | ms per column | 2,000-row train + sample |")
-    print("|---|---|---|---|---|---|")
+    print("| columns | sub-columns | first layer | parameters | ms per training step (batch 512) | ms per column | 2,000-row train + sample |")
+    print("|---|---|---|---|---|---|---|")
     for w in widths:
         df = make_table(4000, w)
         cfg = TrainConfig()
         enc = TableEncoder.fit(df, infer_schema(df), np.random.default_rng(0), cfg)
         tokens = torch.as_tensor(enc.encode(df))
-        model = TabularModel(enc.cardinalities, enc.column_of_sub, size=cfg.model_size,
-                             first_layer=network.DEFAULT_FIRST_LAYER)
+        layer = network.first_layer_for(len(enc.cardinalities), network.DEFAULT_FIRST_LAYER)
+        model = TabularModel(enc.cardinalities, enc.column_of_sub, size=cfg.model_size, first_layer=layer)
         opt = torch.optim.AdamW(model.parameters(), 3e-3)
         gen = torch.Generator().manual_seed(0)
         n_cols = max(enc.column_of_sub) + 1
@@ -125,7 +125,7 @@ def wide_benchmark(widths: list[int], first_layer: str | None = None) -> None:
         assert out.shape == (2000, w)
         end_to_end = time.perf_counter() - t
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"| {w} | {len(enc.cardinalities)} | {n_params:,} | {ms:.0f} | {ms / w:.2f} | {end_to_end:.0f}s |", flush=True)
+        print(f"| {w} | {len(enc.cardinalities)} | {layer} | {n_params:,} | {ms:.0f} | {ms / w:.2f} | {end_to_end:.0f}s |", flush=True)
 
 
 def main() -> None:

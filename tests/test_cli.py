@@ -103,6 +103,12 @@ def test_report_on_rebalanced_data_has_model_and_data_qa(model, tmp_path):
 def test_info_lists_columns(model):
     r = runner.invoke(app, ["info", str(model)])
     assert r.exit_code == 0 and '"age": "numeric"' in r.output
+    import json
+
+    about = json.loads(r.output)
+    assert about["encoding"]["income"]["bins"] >= 1  # how each number is represented
+    assert about["encoding"]["age"]["unit"] == 1.0  # integers stay integers
+    assert about["network"] == {"size": "small", "first_layer": "dense"}
 
 
 def test_help_is_instant_because_torch_loads_lazily():

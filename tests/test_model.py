@@ -93,6 +93,7 @@ def test_model_files_without_a_first_layer_load_as_dense(tiny_generator, tmp_pat
 def test_unknown_first_layer_is_refused():
     with pytest.raises(ValueError, match="first_layer"):
         TabularModel(CARDS, COLUMN_OF_SUB, first_layer="sparse")
-    assert network.DEFAULT_FIRST_LAYER in network.FIRST_LAYERS
+    assert network.first_layer_for(10) == "dense" and network.first_layer_for(500) == "prefix"
+    assert network.first_layer_for(10, "prefix") == "prefix"
     assert np.isfinite(float(TabularModel([], [], first_layer="prefix").loss(torch.zeros((3, 0), dtype=torch.long),
                                                                               torch.zeros((3, 0), dtype=torch.long))))

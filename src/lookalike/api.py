@@ -100,7 +100,7 @@ def train(
         gen = torch.Generator()
         gen.manual_seed(seed) if seed is not None else gen.seed()
         model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size,
-                             first_layer=network.DEFAULT_FIRST_LAYER)  # read now: benchmarks set it
+                             first_layer=network.first_layer_for(len(encoder.cardinalities), network.DEFAULT_FIRST_LAYER))
         if tokens.shape[1] == 0:
             from .training import TrainResult, pick_device
 

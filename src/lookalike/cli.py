@@ -292,7 +292,9 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
 
         g = lookalike.load(model, device="cpu")
         if isinstance(g, lookalike.Generator):
-            about = {"columns": {c.name: c.kind for c in g.schema_.columns}}
+            about = {"columns": {c.name: c.kind for c in g.schema_.columns},
+                     "encoding": {e.name: e.describe() for e in g.encoder_.encoders if hasattr(e, "describe")},
+                     "network": {"size": g.config_.model_size, "first_layer": g.model_.first_layer}}
         else:  # related tables: how they hang together, then each table's columns
             about = {"tables": {name: {
                 "rows": lay.rows, "primary_key": lay.primary_key,

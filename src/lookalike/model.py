@@ -29,7 +29,17 @@ from torch.nn import functional as F
 EMB_DROPOUT = 0.2
 SIZES = {"small": (8, 64), "medium": (12, 128), "large": (16, 256)}  # (emb_dim, hidden)
 FIRST_LAYERS = ("dense", "prefix")
-DEFAULT_FIRST_LAYER = "dense"  # what ``lookalike.train`` builds; model files record their own
+DEFAULT_FIRST_LAYER = "auto"  # what ``lookalike.train`` builds ("auto": first_layer_for); files record their own
+DENSE_MAX_SUB = 64  # up to this many sub-columns the dense first layer (per-target weights) is affordable
+
+
+def first_layer_for(n_sub: int, choice: str = "auto") -> str:
+    """The first layer for a table of ``n_sub`` sub-columns: dense (a weight per target
+    and source: most accurate on the flat suite, cost quadratic in the columns) up to
+    DENSE_MAX_SUB, prefix (cost linear in the columns: 10x cheaper at 100 columns) beyond."""
+    if choice != "auto":
+        return choice
+    return "dense" if n_sub <= DENSE_MAX_SUB else "prefix"
 
 
 class TabularModel(nn.Module):

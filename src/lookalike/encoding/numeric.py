@@ -312,6 +312,17 @@ class NumericEncoder(ColumnEncoder):
             out = out.round()
         return restore_dtype(out, self.dtype)
 
+    def describe(self) -> dict:
+        """How the column is represented, for ``lookalike info``."""
+        if self.edges_ is None:  # files written before point masses
+            return {"values": len(self.values_ or [])}
+        out = {"point_masses": len(self.points_), "bins": self.n_bins}
+        if self.unit_:
+            out["unit"] = self.unit_
+        if self.steps_:
+            out["rounding_steps"] = [m * self.unit_ for m in self.steps_[1:]]
+        return out
+
     @classmethod
     def from_state(cls, state):
         enc = super().from_state(state)

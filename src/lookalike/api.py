@@ -20,7 +20,7 @@ from .generator import Generator, training_summary
 from .io import read_table
 from .model import TabularModel
 from .schema import infer_schema
-from .training import TrainProgress, fit
+from .training import TrainProgress, compact, fit
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def train(
         raise ConfigError(f"context_columns: unknown column(s) {unknown}; the table's columns are {list(df.columns)}")
     encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone)
     context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
-    tokens = encoder.encode(df)
+    tokens = compact(encoder.encode(df))
     seed = int(rng.integers(2**62)) if config.seed is not None else None
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
@@ -106,7 +106,7 @@ def train(
 
             result = TrainResult(0, 0, 0.0, 0.0, "nothing_to_learn", pick_device(config.device).type)
         else:
-            result = fit(model, tokens, config, gen, on_progress, context=context)
+            result = fit(model, tokens, config, gen, on_progress, context=context, spent=time.monotonic() - t0)
     g = Generator(config, schema, encoder, model, training_summary(result, len(df), time.monotonic() - t0))
     g.holdout_ = hold if len(hold) else None
     g.training_sample_ = df if len(df) <= MAX_TRAINING_SAMPLE_FOR_QA else df.sample(

@@ -138,9 +138,10 @@ class TabularModel(nn.Module):
             emb, mask, visible, w1 = emb[:, inputs], mask[:, :, inputs], visible[:, inputs], w1[:, rows]
             S = len(inputs)
         mask = mask * visible
-        x = mask.unsqueeze(-1) * emb.unsqueeze(1)  # [B, T, S, d]
-        x = torch.cat([x.reshape(B, T, S * d), mask], dim=-1).transpose(0, 1)  # [T, B, S*d+S]
-        return F.gelu(torch.baddbmm(self.b1[targets], x, w1))
+        x = (mask.unsqueeze(-1) * emb.unsqueeze(1)).reshape(B, T, S * d).transpose(0, 1)  # [T, B, S*d]
+        # [masked embeddings | mask] @ w1, as two products (no concatenated copy)
+        h = torch.baddbmm(self.b1[targets], x, w1[:, : S * d])
+        return F.gelu(torch.baddbmm(h, mask.transpose(0, 1), w1[:, S * d :]))
 
     def _rest(self, h: torch.Tensor, targets: list[int] | slice, width: int | None) -> torch.Tensor:
         """Layer 2 and the output heads: h [T, B, H] -> logits [T, B, width or V]."""
@@ -224,7 +225,11 @@ class TabularModel(nn.Module):
 
     def logits_for(self, emb: torch.Tensor, mask_row: torch.Tensor, target: int) -> torch.Tensor:
         """Logits of one target: emb [B, S, d], mask_row [B, S] -> [B, card]."""
-        out = self.logits_from(emb, mask_row.unsqueeze(1), [target], width=self.cardinalities[target])[0]
+        # only the sub-columns this target may see and some row knows enter the products
+        # (in generation order: the ones before it), so each step costs what it uses
+        seen = torch.nonzero(mask_row.bool().any(0) & self.visible[target].bool()).flatten()
+        inputs = seen if len(seen) < self.n_sub else None
+        out = self.logits_from(emb, mask_row.unsqueeze(1), [target], inputs, width=self.cardinalities[target])[0]
         return out[:, : self.cardinalities[target]]
 
 

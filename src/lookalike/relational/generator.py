@@ -65,6 +65,9 @@ def _split_options(options: dict[str, Any]) -> RelationalConfig:
     rel_keys = set(RelationalConfig.model_fields) - {"table_options"}
     rel = {k: v for k, v in options.items() if k in rel_keys}
     flat = {k: v for k, v in options.items() if k not in rel_keys}
+    # the flat suite moved flat tables to "small"; related tables' models (event tables with
+    # their lags and parent context) keep the width their benchmarks were measured with
+    flat.setdefault("model_size", "medium")
     for bad in ("context_columns", "types"):
         if bad in flat:
             raise ConfigError(f"option '{bad}' is set per table in related-tables training (types: in each table spec)")

@@ -1,7 +1,7 @@
 """Numeric columns.
 
-Few distinct values: one token per value, so exact values come back. Many: what real
-columns have is kept in up to three sub-tokens:
+What real columns have is kept in up to three sub-tokens (a column of few distinct
+values, all held by at least k rows, needs only the first: one token per value):
 
 1. **value**: null, one of the column's *point masses* (a value held by a noticeable
    share of rows, e.g. 0 of a zero-inflated duration or 100 of a price: it comes back
@@ -92,7 +92,7 @@ class NumericEncoder(ColumnEncoder):
         self.values_, self.fine_, self.steps_ = None, None, None
         self.unit_ = self._resolution(v)
         # point masses come back exactly: on a column of few distinct values every value
-        # held by at least k rows, else values held by a noticeable share of the rows
+        # held by at least k rows, else values held by a noticeable share (and >= k) of the rows
         share = POINT_MASS_SHARE * len(v) if len(uniq) > MAX_DISCRETE else 0
         heavy = np.flatnonzero(counts >= max(share, k, 1 if len(uniq) <= MAX_DISCRETE else 2))
         heavy = heavy[np.argsort(-counts[heavy], kind="stable")][:MAX_POINT_MASSES if share else MAX_DISCRETE]

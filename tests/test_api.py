@@ -143,3 +143,9 @@ def test_excluded_columns_are_dropped_and_the_report_still_works(mixed_frame, tm
     assert "note" not in g.sample(20, seed=0).columns
     m = g.report(out=None, n=200)
     assert 0 < m.accuracy.overall <= 1
+
+
+def test_a_constant_context_column_trains(mixed_frame):
+    """A context column with nothing to model (a constant, here the last column) is fine."""
+    g = lookalike.train(mixed_frame, context_columns=["country"], max_epochs=1, seed=0, progress=False)
+    assert (g.sample(20, seed=0)["country"] == "NL").all()

@@ -122,7 +122,8 @@ def fit(
     device = pick_device(config.device)
     model.to(device)
     n = len(tokens)
-    n_cols = max(model.column_of_sub) + 1 if model.column_of_sub else 1
+    # a context column without sub-tokens (a constant) still has a rank
+    n_cols = max([*model.column_of_sub, *(context or [])], default=0) + 1
     perm = torch.randperm(n, generator=gen).numpy()
     n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(VAL_SHARE * n))))
     trn = torch.as_tensor(tokens[perm[n_val:]], device=device)

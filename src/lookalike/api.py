@@ -79,7 +79,8 @@ def train(
         if missing:
             raise ConfigError(f"holdout lacks column(s) {missing} of the training data; pass a holdout with the same columns")
         hold = hold[list(df.columns)]
-        everyone = pd.concat([df, hold], ignore_index=True)
+        keys = [c.name for c in schema.columns if c.kind == "key"]  # only their values are needed
+        everyone = pd.concat([df[keys], hold[keys]], ignore_index=True)
     else:
         n_hold = min(int(len(df) * config.holdout_share), config.max_holdout_rows) if len(df) >= 50 else 0
         idx = rng.permutation(len(df))

@@ -73,7 +73,7 @@ def rows_benchmark(n: int, fmt: str, options: list[str]) -> None:
         model = Path(tmp) / "big.lookalike"
         tr = child(["_train", str(data), str(model), *options])
         print(f"train: {tr['seconds']:.0f}s (budget {tr['budget']}s, {tr['training']['rows']:,} rows, "
-              f"{tr['training']['epochs']} epochs, stopped by {tr['training']['stopped_by']}), peak RSS {tr['peak_mb']:.0f} MB", flush=True)
+              f"{tr['training']['epochs']} epochs, {tr['training']['seconds']:.0f}s in the training loop, stopped by {tr['training']['stopped_by']}), peak RSS {tr['peak_mb']:.0f} MB", flush=True)
         for out_fmt in ("parquet", "csv"):
             gen = child(["_generate", str(model), str(n), str(Path(tmp) / f"synthetic.{out_fmt}")])
             print(f"generate {n:,} rows -> {out_fmt}: {gen['seconds']:.1f}s ({n / gen['seconds']:,.0f} rows/s), "

@@ -97,3 +97,29 @@ def test_unknown_first_layer_is_refused():
     assert network.first_layer_for(10, "prefix") == "prefix"
     assert np.isfinite(float(TabularModel([], [], first_layer="prefix").loss(torch.zeros((3, 0), dtype=torch.long),
                                                                               torch.zeros((3, 0), dtype=torch.long))))
+
+
+@pytest.mark.parametrize("first_layer", network.FIRST_LAYERS)
+def test_running_context_gives_the_logits_of_the_plain_path(first_layer):
+    """Generation keeps the known inputs in running form; every step's logits must equal the
+    plain masked computation with the same known set (seeded rows: any known pattern)."""
+    torch.manual_seed(1)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer).eval()
+    B = 40
+    tokens = _tokens(B)
+    known = torch.rand(B, len(CARDS)) < 0.4
+    allowed = [torch.rand(c) < 0.7 for c in CARDS]  # forbidden tokens (rare categories) get -inf
+    for a in allowed:
+        a[0] = True
+    emb = model.embed(tokens)
+    context = network.RunningContext(model, B, allowed)
+    for j in range(len(CARDS)):
+        context.add(j, emb[:, j], known[:, j])
+    for i in range(len(CARDS)):
+        expected = model.logits_for(emb, known.float(), i).masked_fill(~allowed[i], float("-inf"))
+        got = context.logits(i)
+        assert torch.equal(torch.isinf(got), ~allowed[i].expand_as(got)), f"sub-column {i}"
+        assert torch.allclose(got[:, allowed[i]], expected[:, allowed[i]], atol=1e-5), f"sub-column {i}"
+        todo = ~known[:, i]
+        known[:, i] = True
+        context.add(i, emb[:, i], todo)

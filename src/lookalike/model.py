@@ -233,6 +233,94 @@ class TabularModel(nn.Module):
         return out[:, : self.cardinalities[target]]
 
 
+class RunningContext:
+    """What is known of a batch being generated, kept in the form the first layer reads, so
+    that each generation step costs one product over the known inputs and nothing else.
+
+    dense: the known embeddings side by side [B, S·d] (zeros where unknown) with the
+    columns' first sub-tokens first and the detail sub-tokens after them, and the known mask
+    [B, S] in the same order. A target sees the first sub-tokens (one product, up to the
+    last one known) and its own column's detail sub-tokens (a second, small one).
+    prefix: the running sum of the known first sub-tokens' projections [B, H], shared by
+    every target, plus the target's own column's detail sub-tokens.
+    Either way the logits equal ``logits_for`` with the same known set; ``allowed`` (bool
+    per sub-column, or None) forbids tokens through the heads' biases."""
+
+    def __init__(self, model: TabularModel, batch: int, allowed: list[torch.Tensor] | None = None):
+        self.model = model
+        S, d, H = model.n_sub, model.emb_dim, model.hidden
+        self.bias = [model.b_out[i, 0, :c] if allowed is None else
+                     model.b_out[i, 0, :c].masked_fill(~allowed[i], float("-inf"))
+                     for i, c in enumerate(model.cardinalities)]
+        if model.first_layer == "dense":
+            order = [j for j in range(S) if model.is_first[j]] + [j for j in range(S) if not model.is_first[j]]
+            self.pos = [0] * S  # sub-column -> its place in the buffers
+            for p, j in enumerate(order):
+                self.pos[j] = p
+            self.n_first = sum(model.is_first)
+            self.first_extent = 0  # first sub-tokens [0, first_extent) hold every known one
+            # a column's detail sub-tokens: a contiguous range of the detail block
+            self.details: dict[int, tuple[int, int]] = {}
+            for j in order[self.n_first :]:
+                lo, hi = self.details.get(model.column_of_sub[j], (self.pos[j], self.pos[j]))
+                self.details[model.column_of_sub[j]] = (lo, self.pos[j] + 1)
+            self.details_known: set[int] = set()
+            idx = torch.as_tensor(order, device=model.w1.device)
+            vis = model.visible[:, idx]  # [S(target), S(source, buffer order)]
+            w = model.w1[:, : S * d].view(S, S, d, H)[:, idx] * vis[:, :, None, None]
+            self.w_emb = w.reshape(S, S * d, H)
+            self.w_mask = model.w1[:, S * d :][:, idx] * vis[:, :, None]
+            self.emb = model.w1.new_zeros((batch, S * d))
+            self.known = model.w1.new_zeros((batch, S))
+        else:
+            self.sum = model.b1.new_zeros((batch, H))
+            self.detail: dict[int, torch.Tensor] = {}  # column -> its known detail sub-tokens' projections
+
+    def add(self, j: int, emb_j: torch.Tensor, rows: torch.Tensor | None = None) -> None:
+        """Sub-column j (embeddings [B, d]) is now known in ``rows`` (bool [B], default all)."""
+        m = self.model
+        if m.first_layer == "dense":
+            p, d = self.pos[j], m.emb_dim
+            part = self.emb[:, p * d : (p + 1) * d]
+            if rows is None:
+                part.copy_(emb_j)
+                self.known[:, p] = 1.0
+            else:
+                part.copy_(torch.where(rows[:, None], emb_j, part))
+                self.known[:, p] = torch.where(rows, 1.0, self.known[:, p])
+            if m.is_first[j]:
+                self.first_extent = max(self.first_extent, p + 1)
+            else:
+                self.details_known.add(m.column_of_sub[j])
+            return
+        u = torch.addmm(m.b_src[j], emb_j, m.w_src[j])
+        if rows is not None:
+            u = u * rows[:, None].to(u.dtype)
+        if m.is_first[j]:
+            self.sum += u
+        else:
+            col = m.column_of_sub[j]
+            self.detail[col] = self.detail[col] + u if col in self.detail else u
+
+    def logits(self, target: int) -> torch.Tensor:
+        """Logits of one target from what is known now: [B, card] (forbidden tokens -inf)."""
+        m = self.model
+        col = m.column_of_sub[target]
+        if m.first_layer == "dense":
+            e, d, w, wm = self.first_extent, m.emb_dim, self.w_emb[target], self.w_mask[target]
+            h = torch.addmm(m.b1[target], self.emb[:, : e * d], w[: e * d])
+            h.addmm_(self.known[:, :e], wm[:e])
+            if col in self.details_known:  # the own column's detail sub-tokens
+                lo, hi = self.details[col]
+                h.addmm_(self.emb[:, lo * d : hi * d], w[lo * d : hi * d]).addmm_(self.known[:, lo:hi], wm[lo:hi])
+        else:
+            h = self.sum + m.b1[target]
+            if col in self.detail:
+                h = h + self.detail[col]
+        h = F.gelu(torch.addmm(m.b2[target], F.gelu(h), m.w2[target]))
+        return torch.addmm(self.bias[target], h, m.w_out[target, :, : m.cardinalities[target]])
+
+
 def order_masks(column_of_sub: list[int], ranks: torch.Tensor) -> torch.Tensor:
     """Visibility masks from per-row column ranks.
 

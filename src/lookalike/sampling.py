@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import TabularModel
+from .model import RunningContext, TabularModel
 
 
 def _top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -39,12 +39,8 @@ def sample_tokens(
     fixed_mask: np.ndarray | None = None,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    logit_bias: dict[int, torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Token rows [n, S]. ``fixed``/``fixed_mask`` [n, S]: known tokens and where they are.
-
-    ``logit_bias`` adds a per-row bias [n, card] to a sub-column's logits (rebalancing).
-    """
+    """Token rows [n, S]. ``fixed``/``fixed_mask`` [n, S]: known tokens and where they are."""
     device = next(model.parameters()).device
     S = model.n_sub
     tokens = torch.zeros((n, S), dtype=torch.long, device=device)
@@ -55,15 +51,15 @@ def sample_tokens(
     if S == 0 or n == 0:
         return tokens.cpu().numpy()
     emb = model.embed(tokens)
-    neg = [torch.as_tensor(~a, device=device) for a in allowed]
+    context = RunningContext(model, n, [torch.as_tensor(a, device=device) for a in allowed])
+    for j in range(S):  # what the given values say to every column
+        if bool(known[:, j].any()):
+            context.add(j, emb[:, j], None if bool(known[:, j].all()) else known[:, j])
     for i in range(S):
         todo = ~known[:, i]
         if not bool(todo.any()):
             continue
-        logits = model.logits_for(emb, known.float(), i).float()
-        logits = logits.masked_fill(neg[i], float("-inf"))
-        if logit_bias and i in logit_bias:
-            logits = logits + logit_bias[i].to(device)
+        logits = context.logits(i).float()
         if temperature != 1.0:
             logits = logits / max(temperature, 1e-6)
         probs = torch.softmax(logits, dim=-1)
@@ -72,7 +68,8 @@ def sample_tokens(
         draw = _draw(probs, gen)
         tokens[:, i] = torch.where(todo, draw, tokens[:, i])
         known[:, i] = True
-        emb[:, i] = model.embedding(tokens[:, i] + model.offsets[i])
+        # the drawn value now informs the columns after it
+        context.add(i, model.embedding(tokens[:, i] + model.offsets[i]), None if bool(todo.all()) else todo)
     return tokens.cpu().numpy()
 
 

@@ -25,6 +25,7 @@ VAL_SHARE = 0.1
 ANNEAL_EPOCHS = 1
 SMALL_BATCH = 128  # below this many rows per step, train on one CPU thread
 ANNEAL_BUDGET_SHARE = 0.85  # share of max_training_time for the main phase
+FINISH_BUDGET_SHARE = 0.02  # kept back at the end: the last validation and the wrap-up must fit too
 WEIGHT_DECAY = 1e-4
 
 
@@ -119,6 +120,9 @@ def fit(
     ``context``: indices of table columns always given at generation; they come first in
     every order and carry no loss.
     """
+    # the budget counts from the start of train(): reading and encoding (``spent``) and the
+    # set-up below use it too
+    end = time.monotonic() + max((config.max_training_time or math.inf) - spent, 0.0)
     device = pick_device(config.device)
     model.to(device)
     n = len(tokens)
@@ -140,8 +144,7 @@ def fit(
         opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
         start = time.monotonic()
-        # the budget counts from the start of train(): reading and encoding (``spent``) use it too
-        budget = max((config.max_training_time or math.inf) - spent, 0.0)
+        budget = max(end - start, 0.0)
         deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
         best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
         stopped_by = "max_epochs"
@@ -152,8 +155,12 @@ def fit(
             model.train()
             order = torch.randperm(len(trn), generator=gen).to(device)
             steps = max(1, len(trn) // batch_size)
+            nonlocal row_seconds
             total = 0.0
             for step in range(steps):
+                began = time.monotonic()
+                if began + 2 * row_seconds * batch_size > until:  # the next step might end past the deadline
+                    return (total / step if step else math.nan), True
                 batch = trn[order[step * batch_size : (step + 1) * batch_size]].long()
                 ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
                 loss = model.loss(batch, ranks, weights)
@@ -161,9 +168,8 @@ def fit(
                 loss.backward()
                 opt.step()
                 total += loss.item()
-                if time.monotonic() > until:
-                    return total / (step + 1), True
-            return total / steps, False
+                row_seconds = (time.monotonic() - began) / len(batch)
+            return total / steps, time.monotonic() > until
 
         def report(epoch: int, train_loss: float, val_loss: float) -> None:
             elapsed = time.monotonic() - start
@@ -175,10 +181,17 @@ def fit(
             if on_progress:
                 on_progress(p)
 
-        epoch = 0
+        def validate() -> float:
+            nonlocal eval_seconds
+            began = time.monotonic()
+            loss = evaluate(model, val, val_ranks, weights)
+            eval_seconds = time.monotonic() - began
+            return loss
+
+        epoch, eval_seconds, row_seconds = 0, 0.0, 0.0
         for epoch in range(1, config.max_epochs + 1):
             train_loss, out_of_time = run_epoch(bs, deadline)
-            val_loss = evaluate(model, val, val_ranks, weights)
+            val_loss = validate()
             sched.step(val_loss)
             if val_loss < best - 1e-4:
                 best, best_epoch, bad_epochs = val_loss, epoch, 0
@@ -201,8 +214,10 @@ def fit(
             if time.monotonic() > start + budget or epoch >= config.max_epochs:
                 break
             epoch += 1
-            train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget)
-            val_loss = evaluate(model, val, val_ranks, weights)
+            # the last validation must fit the budget too
+            finish = 2 * eval_seconds + FINISH_BUDGET_SHARE * budget
+            train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget - finish)
+            val_loss = validate()
             if val_loss < best:
                 best, best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(model.state_dict())

@@ -26,6 +26,7 @@ import torch
 
 import lookalike
 from lookalike.relational.generator import split_by_subject
+from lookalike.relational.layout import links_of
 from lookalike.relational.qa import relational_metrics
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -65,7 +66,7 @@ def run(dataset: str, seconds: float, seed: int) -> dict:
     metrics = relational_metrics(g.layouts_, g.train_tables_, syn, g.holdout_tables_)
     # reference: half of the real subjects against the other half
     full = {n: pd.concat([g.train_tables_[n], g.holdout_tables_[n]], ignore_index=True) for n in g.layouts_}
-    a, b = split_by_subject(g.layouts_, full, 0.5, np.random.default_rng(seed))
+    a, b = split_by_subject(links_of(g.layouts_), full, 0.5, np.random.default_rng(seed))
     half = relational_metrics(g.layouts_, a, b)
     out = {
         "dataset": dataset, "train_seconds": round(train_s, 1), "generate_seconds": round(gen_s, 1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -20,17 +20,51 @@ log = logging.getLogger("lookalike")
 
 
 def _run(fn):
-    """Run ``fn``; a LookalikeError becomes one line on stderr and exit code 1."""
+    """Run ``fn``; what the user can cause (a LookalikeError, or an OSError: a folder
+    without write permission, a file system that is full or gone) becomes one line on
+    stderr and exit code 1."""
     from .errors import LookalikeError
 
     try:
         return fn()
     except LookalikeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        _fail(str(exc))
+    except OSError as exc:
+        where = f"'{exc.filename}': " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo("error: " + " ".join(message.split()), err=True)  # one line, whatever the message held
+    raise typer.Exit(1)
+
+
+def _load(model: Path, device: str = "auto"):
+    """``lookalike.load``; a file it cannot make sense of is the user's to fix, not a crash."""
+    import lookalike
+    from .errors import ModelFileError
+
+    try:
+        return lookalike.load(model, device=device)
+    except (lookalike.LookalikeError, OSError):
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"model file '{model}' is malformed ({exc.__class__.__name__}: {exc}); "
+                             "pass a file written by `lookalike train`") from None
+
+
+def _not_for_related_tables(*options: tuple[str, object, str]) -> None:
+    """Refuse, in one line, each option given (``(name, value, why)``, given when the value
+    is not None or empty) that a related-tables command has no use for: never ignore one."""
+    given = [f"{name} does not apply to related tables: {why}" for name, value, why in options
+             if value is not None and value != []]
+    if given:
+        from .errors import ConfigError
+
+        raise ConfigError("; ".join(given))
 
 
 def _parse_types(pairs: list[str]) -> dict[str, str]:
@@ -103,9 +137,13 @@ def train(
         if training_size is not None:
             options["max_training_rows"] = training_size
         from .generator import check_model_path
+        from .io import check_writable
 
-        if config_file is not None:  # related tables
-            check_model_path(out)
+        if config_file is not None:  # related tables: the schema file names every table
+            _not_for_related_tables(
+                ("DATA", data, f"the tables come from {config_file}; leave DATA out"),
+                ("--holdout", holdout, "a share of subjects is kept aside (holdout_share in the schema's options)"))
+            check_writable(check_model_path(out))
             rg = lookalike.train(tables=config_file, **{k: v for k, v in options.items() if k != "types" or v})
             path = rg.save(out)
             typer.echo(f"model written to {path} (tables {', '.join(rg.tables)}, {rg.training_['seconds']:.1f}s)")
@@ -120,7 +158,7 @@ def train(
         from .api import make_config
 
         config = make_config(options)  # fail on bad options before reading data
-        check_model_path(out)
+        check_writable(check_model_path(out))
         g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
         path = g.save(out)
         t = g.training_
@@ -153,21 +191,28 @@ def generate(
     _setup_logging(quiet)
 
     def go():
-        import lookalike
         from .errors import ConfigError
-        from .io import check_output_path
-
-        if rows is not None and rows < 1:
-            raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
+        from .io import check_output_path, check_writable
         from .relational.generator import FORMAT as RELATIONAL, model_format
 
         if model_format(model) == RELATIONAL:  # related tables: one file per table, or a SQLite file
-            rg = lookalike.load(model, device=device)
-            rg.sample(_parse_sizes(size), seed=seed, out=out)
+            _not_for_related_tables(
+                ("--rows", rows, "set each subject table's size with --size TABLE=N (e.g. --size users=1000)"),
+                ("--seed-data", seed_data, "seeded generation is for one-table models"),
+                ("--impute", impute, "imputing columns is for one-table models"),
+                ("--rebalance", rebalance, "rebalancing is for one-table models"),
+                ("--fairness", fairness, "fairness constraints are for one-table models"))
+            check_writable(out)
+            rg = _load(model, device=device)
+            rg.sample(_parse_sizes(size), seed=seed, out=out, temperature=temperature, top_p=top_p)
             typer.echo(f"wrote {', '.join(rg.tables)} to {out}")
             return
+        if size:
+            raise ConfigError("--size is for related-tables models; for this one-table model use --rows N")
+        if rows is not None and rows < 1:
+            raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
         check_output_path(out)
-        g = lookalike.load(model, device=device)
+        g = _load(model, device=device)
         path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet,
                         seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"),
                         fairness=_json_option(fairness, "--fairness"))
@@ -187,11 +232,10 @@ def impute(
     """Fill the missing values of DATA, each drawn given the rest of its row."""
 
     def go():
-        import lookalike
         from .io import check_output_path, write_table
 
         check_output_path(out)
-        g = lookalike.load(model)
+        g = _load(model)
         df = g.impute(data, columns=column or None, seed=seed)
         write_table(df, out)
         typer.echo(f"wrote {len(df)} rows to {out}")
@@ -222,8 +266,14 @@ def report(
         from .errors import ConfigError
 
         if model is not None:
-            g = lookalike.load(model)
+            if synthetic is not None:
+                raise ConfigError("pass either MODEL (a fresh sample is scored) or --synthetic TABLE, not both")
+            g = _load(model)
             if not isinstance(g, lookalike.Generator):  # related tables
+                why = "the report scores every table against the subjects kept aside at training"
+                _not_for_related_tables(*((name, value, why) for name, value in (
+                    ("--train", train), ("--holdout", holdout), ("--target", target), ("--seed-data", seed_data),
+                    ("--impute", impute), ("--rebalance", rebalance))))
                 _echo_relational(g.report(out=out, json_out=json_out, seed=seed), out)
                 return
             controls = dict(seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"))
@@ -290,7 +340,7 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
 
         import lookalike
 
-        g = lookalike.load(model, device="cpu")
+        g = _load(model, device="cpu")
         if isinstance(g, lookalike.Generator):
             about = {"columns": {c.name: c.kind for c in g.schema_.columns},
                      "encoding": {e.name: e.describe() for e in g.encoder_.encoders if hasattr(e, "describe")},

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
 
 ColumnType = Literal["numeric", "categorical", "datetime", "boolean", "key", "text", "exclude"]
 
@@ -64,3 +66,19 @@ class TrainConfig(BaseModel):
             if not isinstance(k, str):
                 raise ValueError(f"column names in types must be strings, got {k!r}")
         return v
+
+
+def make_config(options: dict) -> TrainConfig:
+    """Validate training options once, at the door, with a readable error."""
+    try:
+        return TrainConfig(**options)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            field = ".".join(str(x) for x in e["loc"]) or "options"
+            if e["type"] == "extra_forbidden":
+                known = ", ".join(TrainConfig.model_fields)
+                problems.append(f"unknown option '{field}'; known options: {known}")
+            else:
+                problems.append(f"option '{field}': {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError("; ".join(problems)) from None

@@ -26,6 +26,10 @@ class Controls:
     impute: list[str] = field(default_factory=list)
     rebalance: dict[str, dict] = field(default_factory=dict)
     fairness: dict | None = None
+    # for related tables, whose context columns are always given: seed columns whose nulls
+    # are facts (not gaps to fill), and columns that must not come out null
+    given_nulls: list[str] = field(default_factory=list)
+    never_null: list[str] = field(default_factory=list)
 
     @property
     def conditional(self) -> bool:
@@ -40,6 +44,13 @@ class Controls:
             "rebalance": self.rebalance,
             "fairness": self.fairness,
         }
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
+        raise ConfigError(f"temperature must be a number > 0, got {temperature!r}")
+    if not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1:
+        raise ConfigError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def _check_known(encoder: TableEncoder, names, what: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ from .encoding.base import NULL
 from .errors import ConfigError, ModelFileError
 from .io import TableWriter
 from .model import FIRST_LAYERS, TabularModel
-from .controls import Controls, null_forbidden, rebalance_targets, seed_tokens, validate
+from .controls import Controls, check_sampling, null_forbidden, rebalance_targets, seed_tokens, validate
 from .sampling import fair_resample, marginal, sample_tokens
 from .schema import TableSchema
-from .training import TrainResult, pick_device, threads_for
+from .training import TrainResult, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,18 @@ def _torch_generator(seed: int | None, device: torch.device) -> torch.Generator:
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+def _merge_seed(drawn: pd.Series, seed: pd.Series, known: np.ndarray) -> pd.Series:
+    """The drawn column with the seed's known values put back exactly, in the drawn dtype
+    when the seed's values fit it (else the column keeps the seed's values as given)."""
+    merged = drawn.to_numpy(dtype=object, copy=True)
+    merged[known] = seed.to_numpy(dtype=object)[known]
+    out = pd.Series(merged, name=drawn.name)
+    try:
+        return out.astype(drawn.dtype)
+    except (TypeError, ValueError):
+        return out.infer_objects()
 
 
 class Generator:
@@ -105,34 +118,33 @@ class Generator:
         n = self.training_.get("rows", 1000) if n is None else n
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"number of rows must be a positive integer, got {n!r}")
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be > 0, got {temperature}")
-        if not 0 < top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
+        check_sampling(temperature, top_p)
         device = next(self.model_.parameters()).device
         gen = _torch_generator(seed, device)
         rng = np.random.default_rng(None if seed is None else [int(seed), 1])
-
-        def batches():
-            done = 0
-            with tqdm(total=int(n), desc="generating", unit="row", disable=not progress, leave=False) as bar:
-                while done < n:
-                    m = min(GENERATION_BATCH, n - done)
-                    with threads_for(device, m // 8):  # a few hundred rows: one thread is faster
-                        chunk = self._generate(m, done, controls, gen, rng, temperature, top_p)
-                    yield chunk
-                    done += m
-                    bar.update(m)
-
+        batches = self.generate_batches(int(n), controls, gen, rng, temperature, top_p, progress)
         if out is not None:
             meta = {"lookalike_version": __version__, "rows": int(n), "seed": seed, "temperature": temperature,
                     "top_p": top_p, **controls.describe(), "model_training": self.training_}
             with TableWriter(out, metadata=meta) as w:
-                for chunk in batches():
+                for chunk in batches:
                     w.write(chunk)
             return w.path
-        frames = list(batches())
+        frames = list(batches)
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def generate_batches(self, n: int, controls: Controls, gen: torch.Generator, rng: np.random.Generator,
+                         temperature: float = 1.0, top_p: float = 1.0, progress: bool = False) -> Iterator[pd.DataFrame]:
+        """The one sampling path: ``n`` rows in batches of GENERATION_BATCH under validated
+        ``controls``, drawn with ``gen`` (tokens) and ``rng`` (values inside tokens). ``sample``
+        and related tables' generation (each table's model, its context given) both go here."""
+        done = 0
+        with tqdm(total=n, desc="generating", unit="row", disable=not progress, leave=False) as bar:
+            while done < n:
+                m = min(GENERATION_BATCH, n - done)
+                yield self._generate(m, done, controls, gen, rng, temperature, top_p)
+                done += m
+                bar.update(m)
 
     def impute(self, data: pd.DataFrame | str | os.PathLike[str], columns: list[str] | None = None, *,
                seed: int | None = None, temperature: float = 1.0) -> pd.DataFrame:
@@ -171,12 +183,18 @@ class Generator:
         """One batch of ``m`` rows under the given controls."""
         enc, model = self.encoder_, self.model_
         allowed = enc.allowed()
+        if controls.never_null:
+            allowed = null_forbidden(allowed, [enc.subs_of(c)[0] for c in controls.never_null
+                                               if c in enc.columns and enc.subs_of(c)])
         S = len(enc.subcolumns)
         fixed, mask = np.zeros((m, S), dtype=np.int64), np.zeros((m, S), dtype=bool)
         seed_part = None
         if controls.seed_data is not None:
             seed_part = controls.seed_data.iloc[start : start + m].reset_index(drop=True)
             fixed, mask = seed_tokens(enc, seed_part)
+            for c in controls.given_nulls:
+                if c in enc.columns and c in seed_part.columns:
+                    mask[:, enc.subs_of(c)] = True  # a null here is a fact, not a gap
         for col, shares in controls.rebalance.items():
             sub = enc.subs_of(col)[0]
             target = rebalance_targets(enc, col, shares, marginal(model, sub, allowed[sub]))
@@ -210,9 +228,7 @@ class Generator:
                 if col in df.columns:  # seed values come back exactly, not re-decoded
                     known = seed_part[col].notna().to_numpy()
                     if known.any():
-                        merged = df[col].to_numpy(dtype=object, copy=True)
-                        merged[known] = seed_part[col].to_numpy(dtype=object)[known]
-                        df[col] = pd.Series(merged, name=col).astype(df[col].dtype, errors="ignore")
+                        df[col] = _merge_seed(df[col], seed_part[col], known)
                 else:
                     df[col] = seed_part[col].to_numpy()
         return df

@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,8 @@ from .errors import InputError
 
 READ_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
 WRITE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+NESTED = (list, tuple, dict, set, np.ndarray)  # values of nested Parquet columns (or of DataFrames built so)
+NESTED_SAMPLE = 1000  # a nested column is nested throughout: its first values tell
 
 
 def _suffix(path: Path) -> str:
@@ -80,6 +82,11 @@ def check_frame(df: pd.DataFrame, name: str = "data") -> None:
     dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     if dupes:
         raise InputError(f"table '{name}': duplicate column names {dupes}; rename them so each is unique")
+    nested = [c for c in df.columns if df[c].dtype == object
+              and any(isinstance(v, NESTED) for v in df[c].dropna().head(NESTED_SAMPLE))]
+    if nested:
+        raise InputError(f"table '{name}': column(s) {', '.join(map(repr, nested))} hold lists or records "
+                         "(nested data); lookalike models flat columns: spread them into plain columns or drop them")
     if len(df) == 0:
         raise InputError(f"table '{name}': has no rows; a model needs data to learn from")
 
@@ -91,6 +98,14 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
         raise InputError(f"output '{p}': unsupported file type; use one of {', '.join(WRITE_SUFFIXES)}")
     if not p.parent.exists():
         raise InputError(f"output '{p}': folder {p.parent} does not exist; create it first")
+    return check_writable(p)
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Raise ``InputError`` now, before any work, if ``path``'s folder takes no new files
+    (no permission, a read-only or virtual file system)."""
+    p = Path(path)
+    _create_beside(p, _new_file).unlink()
     return p
 
 
@@ -98,16 +113,13 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    os.close(fd)
-    _usual_mode(tmp, 0o666)  # mkstemp creates 0600; give the final file normal permissions
-    tmp_path = Path(tmp)
+    tmp = _create_beside(target, _new_file)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        yield tmp
+        _rename(tmp, target)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if tmp.exists():
+            tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -116,23 +128,43 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``path`` (the folder itself is renamed into place when ``path`` does not exist yet),
     on failure it is removed: a set of files is written whole or not at all."""
     target = Path(path)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or "."))
-    _usual_mode(staging, 0o777)  # mkdtemp makes 0700; the folder becomes the user's output
+    staging = _create_beside(target, lambda p: os.mkdir(p, 0o777))
     try:
         yield staging
         if not target.exists():
-            os.replace(staging, target)
+            _rename(staging, target)
         else:
             for f in staging.iterdir():
-                os.replace(f, target / f.name)
+                _rename(f, target / f.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _usual_mode(path: str | os.PathLike[str], mode: int) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, mode & ~umask)
+def _create_beside(target: Path, create: Callable[[Path], None]) -> Path:
+    """A new hidden name in ``target``'s folder, made by ``create``, which must refuse an
+    existing name. It asks for the usual modes (0o666 for a file, 0o777 for a folder) and
+    the system applies the caller's umask, so an output gets the permissions of any file
+    the user writes; the umask is never read or set here (it belongs to the process)."""
+    while True:
+        candidate = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            create(candidate)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InputError(f"output '{target}': cannot write in {target.parent}: {exc.strerror or exc}") from None
+
+
+def _new_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+
+def _rename(src: Path, dest: Path) -> None:
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        raise InputError(f"output '{dest}': cannot put it in place: {exc.strerror or exc}") from None
 
 
 class TableWriter:
@@ -158,6 +190,16 @@ class TableWriter:
 
     def write(self, chunk: pd.DataFrame) -> None:
         assert self._tmp is not None, "use TableWriter as a context manager"
+        try:
+            self._append(chunk)
+        except OSError as exc:  # disk full, file system gone: name the output, not the temporary file
+            raise self._error(exc) from None
+        self._rows += len(chunk)
+
+    def _error(self, exc: OSError) -> InputError:
+        return InputError(f"output '{self.path}': cannot write it: {exc.strerror or exc}")
+
+    def _append(self, chunk: pd.DataFrame) -> None:
         suffix = _suffix(self.path)
         if suffix == ".parquet":
             import pyarrow as pa
@@ -175,7 +217,6 @@ class TableWriter:
             self._parquet.write_table(table)
         else:
             self._write_csv(chunk, gzip=suffix == ".csv.gz")
-        self._rows += len(chunk)
 
     def _write_csv(self, chunk: pd.DataFrame, gzip: bool) -> None:
         """Arrow's CSV writer (7x faster than pandas'): chunks go to one open stream, the
@@ -189,10 +230,15 @@ class TableWriter:
         pacsv.write_csv(table, self._csv, pacsv.WriteOptions(include_header=self._rows == 0))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._csv is not None:
-            self._csv.close()
+        try:
+            for stream in (self._parquet, self._csv):
+                if stream is not None:
+                    stream.close()
+        except OSError as err:  # the last bytes could not be written
+            self._ctx.__exit__(type(err), err, err.__traceback__)  # removes the temporary file
+            if exc is None:
+                raise self._error(err) from None
+            return  # an error is already on its way out; it is the one to report
         self._ctx.__exit__(exc_type, exc, tb)
         if exc_type is None and self.metadata is not None and _suffix(self.path) != ".parquet":
             side = self.path.with_name(self.path.name + ".meta.json")

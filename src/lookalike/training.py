@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
@@ -23,7 +22,6 @@ PREFIX_SHARE = 0.5  # share of rows trained with a random "known columns first" 
 MAX_VAL_ROWS = 5_000
 VAL_SHARE = 0.1
 ANNEAL_EPOCHS = 1
-SMALL_BATCH = 128  # below this many rows per step, train on one CPU thread
 ANNEAL_BUDGET_SHARE = 0.85  # share of max_training_time for the main phase
 FINISH_BUDGET_SHARE = 0.02  # kept back at the end: the last validation and the wrap-up must fit too
 WEIGHT_DECAY = 1e-4
@@ -140,110 +138,96 @@ def fit(
     if len(trn):
         model.init_marginals(trn)
     bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
-    with threads_for(device, bs):
-        opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
-        start = time.monotonic()
-        budget = max(end - start, 0.0)
-        deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
-        best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
-        stopped_by = "max_epochs"
-        bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    start = time.monotonic()
+    budget = max(end - start, 0.0)
+    deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
+    best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    stopped_by = "max_epochs"
+    bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
 
-        def run_epoch(batch_size: int, until: float) -> tuple[float, bool]:
-            """One pass over the training rows; returns (mean train loss, ran out of time)."""
-            model.train()
-            order = torch.randperm(len(trn), generator=gen).to(device)
-            steps = max(1, len(trn) // batch_size)
-            nonlocal row_seconds
-            total = 0.0
-            for step in range(steps):
-                began = time.monotonic()
-                if began + 2 * row_seconds * batch_size > until:  # the next step might end past the deadline
-                    return (total / step if step else math.nan), True
-                batch = trn[order[step * batch_size : (step + 1) * batch_size]].long()
-                ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
-                loss = model.loss(batch, ranks, weights)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item()
-                row_seconds = (time.monotonic() - began) / len(batch)
-            return total / steps, time.monotonic() > until
-
-        def report(epoch: int, train_loss: float, val_loss: float) -> None:
-            elapsed = time.monotonic() - start
-            eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
-            p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
-            bar.update(1)
-            # tqdm's own ETA assumes every epoch runs; this one knows the time budget
-            bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}", left=f"<={eta:.0f}s")
-            if on_progress:
-                on_progress(p)
-
-        def validate() -> float:
-            nonlocal eval_seconds
+    def run_epoch(batch_size: int, until: float) -> tuple[float, bool]:
+        """One pass over the training rows; returns (mean train loss, ran out of time)."""
+        model.train()
+        order = torch.randperm(len(trn), generator=gen).to(device)
+        steps = max(1, len(trn) // batch_size)
+        nonlocal row_seconds
+        total = 0.0
+        for step in range(steps):
             began = time.monotonic()
-            loss = evaluate(model, val, val_ranks, weights)
-            eval_seconds = time.monotonic() - began
-            return loss
+            if began + 2 * row_seconds * batch_size > until:  # the next step might end past the deadline
+                return (total / step if step else math.nan), True
+            batch = trn[order[step * batch_size : (step + 1) * batch_size]].long()
+            ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
+            loss = model.loss(batch, ranks, weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            row_seconds = (time.monotonic() - began) / len(batch)
+        return total / steps, time.monotonic() > until
 
-        epoch, eval_seconds, row_seconds = 0, 0.0, 0.0
-        for epoch in range(1, config.max_epochs + 1):
-            train_loss, out_of_time = run_epoch(bs, deadline)
-            val_loss = validate()
-            sched.step(val_loss)
-            if val_loss < best - 1e-4:
-                best, best_epoch, bad_epochs = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
-            report(epoch, train_loss, val_loss)
-            if out_of_time:
-                stopped_by = "max_training_time"
-                break
-            if bad_epochs >= config.patience:
-                stopped_by = "early_stopping"
-                break
+    def report(epoch: int, train_loss: float, val_loss: float) -> None:
+        elapsed = time.monotonic() - start
+        eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
+        p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
+        bar.update(1)
+        # tqdm's own ETA assumes every epoch runs; this one knows the time budget
+        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}", left=f"<={eta:.0f}s")
+        if on_progress:
+            on_progress(p)
 
-        # annealing from the best checkpoint
-        model.load_state_dict(best_state)
-        for group in opt.param_groups:
-            group["lr"] = config.learning_rate / 10
-        for _ in range(ANNEAL_EPOCHS):
-            if time.monotonic() > start + budget or epoch >= config.max_epochs:
-                break
-            epoch += 1
-            # the last validation must fit the budget too
-            finish = 2 * eval_seconds + FINISH_BUDGET_SHARE * budget
-            train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget - finish)
-            val_loss = validate()
-            if val_loss < best:
-                best, best_epoch = val_loss, epoch
-                best_state = copy.deepcopy(model.state_dict())
-            report(epoch, train_loss, val_loss)
-            if out_of_time:
-                break
-        bar.close()
-        model.load_state_dict(best_state)
-        model.eval()
-        result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
-        log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
-                 result.epochs, result.seconds, best_epoch, best, stopped_by)
-        return result
+    def validate() -> float:
+        nonlocal eval_seconds
+        began = time.monotonic()
+        loss = evaluate(model, val, val_ranks, weights)
+        eval_seconds = time.monotonic() - began
+        return loss
 
+    epoch, eval_seconds, row_seconds = 0, 0.0, 0.0
+    for epoch in range(1, config.max_epochs + 1):
+        train_loss, out_of_time = run_epoch(bs, deadline)
+        val_loss = validate()
+        sched.step(val_loss)
+        if val_loss < best - 1e-4:
+            best, best_epoch, bad_epochs = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        report(epoch, train_loss, val_loss)
+        if out_of_time:
+            stopped_by = "max_training_time"
+            break
+        if bad_epochs >= config.patience:
+            stopped_by = "early_stopping"
+            break
 
-@contextlib.contextmanager
-def threads_for(device: torch.device, batch_size: int):
-    """Small batches run on one CPU thread: splitting tiny matrix products across threads
-    costs more than it gains, and up to 10x more when another process holds a core."""
-    before = torch.get_num_threads()
-    if device.type == "cpu" and batch_size < SMALL_BATCH:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    # annealing from the best checkpoint
+    model.load_state_dict(best_state)
+    for group in opt.param_groups:
+        group["lr"] = config.learning_rate / 10
+    for _ in range(ANNEAL_EPOCHS):
+        if time.monotonic() > start + budget or epoch >= config.max_epochs:
+            break
+        epoch += 1
+        # the last validation must fit the budget too
+        finish = 2 * eval_seconds + FINISH_BUDGET_SHARE * budget
+        train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget - finish)
+        val_loss = validate()
+        if val_loss < best:
+            best, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        report(epoch, train_loss, val_loss)
+        if out_of_time:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
+    log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
+             result.epochs, result.seconds, best_epoch, best, stopped_by)
+    return result
 
 
 @torch.no_grad()

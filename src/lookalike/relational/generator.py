@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,20 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
-from ..controls import null_forbidden, seed_tokens
+from ..controls import Controls, check_sampling
 from ..encoding.keys import KeyEncoder
 from ..errors import ConfigError, ModelFileError
+from ..config import make_config
 from ..generator import Generator
+from ..table import train_table
 from ..io import atomic_path
 from ..sampling import sample_tokens
 from .keys import fill_reference, new_keys
 from .layout import (GAP, PARENT, POS, TableLayout, build_layouts, count_col, generation_order_from, lag_col, ref_col,
                      sort_children, training_frames, own_frame, gaps, _order_values, from_offsets,
                      sibling_summaries)
-from .spec import RelationalError, TableSpec, check_table_names, load_frames, parse_tables, propose_keys, validate
+from .spec import (Link, RelationalError, TableSpec, check_table_names, context_links, dependency_order, load_frames,
+                   parse_tables, propose_keys, validate)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ FORMAT_VERSION = 1
 BATCH = 20_000
 MIN_TIME_SHARE = 0.05
 PARENT_TIME_SHARE = 0.25
-SMALL_TABLE = 500  # parent tables below this many rows train without value protection
+SMALL_TABLE = 500  # tables below this many rows get at least 20 s of training (epochs are cheap)
 
 
 class RelationalConfig(BaseModel):
@@ -60,8 +64,6 @@ class RelationalConfig(BaseModel):
 
 
 def _split_options(options: dict[str, Any]) -> RelationalConfig:
-    from ..api import make_config
-
     rel_keys = set(RelationalConfig.model_fields) - {"table_options"}
     rel = {k: v for k, v in options.items() if k in rel_keys}
     flat = {k: v for k, v in options.items() if k not in rel_keys}
@@ -87,17 +89,21 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     frames = load_frames(specs)
     propose_keys(specs, frames)
     dropped = validate(specs, frames, drop_orphans=config.drop_orphans)
-    layouts = build_layouts(specs, frames, lags=config.lags, seed=config.seed)
     rng = np.random.default_rng(config.seed)
     key_rng = np.random.default_rng(None if config.seed is None else [int(config.seed), 13])
-    train, holdout = split_by_subject(layouts, frames, config.holdout_share, rng)
+    train, holdout = split_by_subject(context_links(specs), frames, config.holdout_share, rng)
+    # everything the model file keeps is learned from the training subjects only
+    layouts = build_layouts(specs, train, lags=config.lags, seed=config.seed)
+    for s in specs:  # ... but new keys avoid the holdout's keys too
+        if s.primary_key:
+            pk = frames[s.name][s.primary_key]
+            layouts[s.name].key = KeyEncoder(s.primary_key, str(pk.dtype)).fit(pk, key_rng, protect=False).state()
     model_frames, _ = training_frames(layouts, train)
     share = time_shares(layouts, model_frames)
     t_train = time.monotonic()
     models: dict[str, Generator] = {}
     training: dict[str, Any] = {"orphans_dropped": dropped, "tables": {}}
     types_by_table = {s.name: s.types for s in specs}
-    from ..api import train as flat_train
     from .layout import column_types
 
     order = generation_order_from(layouts)
@@ -111,11 +117,6 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
             opts["max_training_time"] = left * share[name] / sum(share[n] for n in order[i:])
         if config.seed is not None:
             opts["seed"] = int(rng.integers(2**31))
-        if len(frame) < SMALL_TABLE and (lay.children or lay.referenced_by) and opts.get("value_protection", True):
-            # on a few dozen rows every count is rare, and protection would fold them all into one
-            log.warning("table '%s': %d rows; value protection off so its counts of referencing rows survive",
-                        name, len(frame))
-            opts["value_protection"] = False
         if len(frame) < SMALL_TABLE and "max_training_time" in opts:  # tiny tables: epochs are cheap, let them converge
             opts["max_training_time"] = max(opts["max_training_time"], 20.0)
         log.info("training table '%s' (%d rows, %d columns, %d context)", name, len(frame), len(frame.columns),
@@ -124,7 +125,7 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
         # and the flat engine cannot fit a numeric column without values
         frame = frame.drop(columns=[c for c in frame.columns if (c in lay.context or c == GAP) and frame[c].isna().all()])
         types = column_types(lay, layouts, types_by_table.get(name, {}))
-        models[name] = flat_train(frame, holdout_share=0.0, context_columns=[c for c in lay.context if c in frame.columns],
+        models[name] = train_table(frame, holdout_share=0.0, context_columns=[c for c in lay.context if c in frame.columns],
                                   types={c: k for c, k in types.items() if c in frame.columns}, **opts)
         for enc in models[name].encoder_.encoders:  # keys of its own: new ones avoid the holdout's too
             if isinstance(enc, KeyEncoder) and enc.name in frames[name].columns:
@@ -148,44 +149,52 @@ def time_shares(layouts: dict[str, TableLayout], model_frames: dict[str, pd.Data
     return {n: v / norm for n, v in share.items()}
 
 
-def split_by_subject(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFrame], share: float,
+def split_by_subject(links: dict[str, Link | None], frames: dict[str, pd.DataFrame], share: float,
                      rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Keep whole subjects aside: a share of every root table's rows, with all their descendants."""
+    """Keep whole subjects aside: a share of every root table's rows, with all their
+    descendants. ``links``: each table's context parent (``spec.context_links``)."""
     train, hold = {}, {}
-    for name in generation_order_from(layouts):
-        lay, df = layouts[name], frames[name]
-        if lay.parent is None:
+    for name in dependency_order({n: set() if l is None else {l.parent} for n, l in links.items()}):
+        link, df = links[name], frames[name]
+        if link is None:
             n_hold = int(len(df) * share) if len(df) >= 50 else 0
             is_hold = np.zeros(len(df), dtype=bool)
             is_hold[rng.permutation(len(df))[:n_hold]] = True
         else:
-            pkey = layouts[lay.parent].primary_key
-            is_hold = df[lay.parent_fk].isin(hold[lay.parent][pkey]).to_numpy()
+            is_hold = df[link.column].isin(hold[link.parent][link.parent_key]).to_numpy()
         train[name] = df[~is_hold].reset_index(drop=True)
         hold[name] = df[is_hold].reset_index(drop=True)
     return train, hold
 
 
 def _draw(g: Generator, seed: pd.DataFrame | None, n: int, context: list[str], forbid_null: list[str],
-          gen: torch.Generator, rng: np.random.Generator) -> pd.DataFrame:
-    """``n`` rows of a flat model with ``seed``'s columns fixed exactly (nulls included)."""
-    enc = g.encoder_
-    allowed = null_forbidden(enc.allowed(), [enc.subs_of(c)[0] for c in forbid_null if c in enc.columns and enc.subs_of(c)])
-    parts = []
-    for start in range(0, n, BATCH):
-        m = min(BATCH, n - start)
-        S = len(enc.subcolumns)
-        if seed is None:
-            fixed, mask = np.zeros((m, S), dtype=np.int64), np.zeros((m, S), dtype=bool)
-        else:
-            part = seed.iloc[start:start + m].reset_index(drop=True)
-            fixed, mask = seed_tokens(enc, part)
-            for c in context:
-                if c in enc.columns and c in part.columns:
-                    mask[:, enc.subs_of(c)] = True  # a null context value is a fact, not a gap
-        tokens = sample_tokens(g.model_, m, allowed, gen, fixed, mask)
-        parts.append(enc.decode(tokens, rng, start=start))
+          draw: Drawing) -> pd.DataFrame:
+    """``n`` rows of a table's flat model through the flat engine's own sampling path, with
+    ``seed``'s columns given (its context: nulls included, they are facts) and ``forbid_null``
+    never null."""
+    controls = Controls(seed_data=seed, given_nulls=list(context), never_null=list(forbid_null))
+    parts = list(g.generate_batches(n, controls, draw.gen, draw.rng, draw.temperature, draw.top_p))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+@dataclass
+class Drawing:
+    """How one table is drawn: its random streams (from the caller's seed) and the sampling
+    options every table shares."""
+
+    gen: torch.Generator
+    rng: np.random.Generator
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    @classmethod
+    def seeded(cls, seed: np.random.SeedSequence | None, temperature: float = 1.0, top_p: float = 1.0) -> Drawing:
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed.generate_state(1)[0]))
+        return cls(gen, np.random.default_rng(seed), temperature, top_p)
 
 
 class RelationalGenerator:
@@ -216,7 +225,7 @@ class RelationalGenerator:
     # --- generation ---------------------------------------------------------------------
     def sample(self, size: dict[str, int] | None = None, *, seed: int | None = None,
                out: str | os.PathLike[str] | None = None, continue_from: dict[str, Any] | None = None,
-               steps: int = 1) -> dict[str, pd.DataFrame]:
+               steps: int = 1, temperature: float = 1.0, top_p: float = 1.0) -> dict[str, pd.DataFrame]:
         """Generate every table. ``size={"users": 10000}`` sets subject (root) tables' row
         counts (default: the input's); children follow from the model. ``out``: a folder
         (one CSV per table; ``DIR/*.parquet`` style via ``out="dir?format=parquet"`` is not
@@ -224,9 +233,13 @@ class RelationalGenerator:
 
         ``continue_from={"users": df, "purchases": df}``: real subjects with their history;
         returns the next ``steps`` events of each subject for every child table given.
+
+        ``temperature`` and ``top_p`` act on every table's model as in ``Generator.sample``;
+        the same ``seed`` gives the same tables.
         """
+        check_sampling(temperature, top_p)
         if continue_from is not None:
-            return self._continue(continue_from, steps, seed)
+            return self._continue(continue_from, steps, seed, temperature, top_p)
         size = dict(size or {})
         for name, n in size.items():
             if name not in self.layouts_:
@@ -236,32 +249,26 @@ class RelationalGenerator:
                                   f"from the model; set the size of '{self._root(name)}' instead")
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
                 raise ConfigError(f"size: table '{name}': expected a positive number of rows, got {n!r}")
-        seeds = np.random.SeedSequence(seed).spawn(len(self.layouts_)) if seed is not None else [None] * len(self.layouts_)
+        # one stream per table and one for filling references, all from the caller's seed
+        streams = np.random.SeedSequence(seed).spawn(len(self.layouts_) + 1) if seed is not None else None
         generated: dict[str, pd.DataFrame] = {}  # model frames (own + context), one row per output row
         parent_row: dict[str, np.ndarray] = {}
         outputs: dict[str, pd.DataFrame] = {}
         for i, name in enumerate(self.tables):
             lay = self.layouts_[name]
-            ss = seeds[i]
-            rng = np.random.default_rng(ss)
-            gen = torch.Generator()
-            if ss is not None:
-                gen.manual_seed(int(ss.generate_state(1)[0]))
-            else:
-                gen.seed()
+            draw = Drawing.seeded(None if streams is None else streams[i], temperature, top_p)
             if lay.parent is None:
-                frame = _draw(self.models_[name], None, int(size.get(name, lay.rows)), [], [], gen, rng)
+                frame = _draw(self.models_[name], None, int(size.get(name, lay.rows)), [], [], draw)
                 parent_row[name] = np.zeros(len(frame), dtype=np.int64)
             else:
-                frame, parent_row[name] = self._sequences(name, generated[lay.parent], gen, rng)
+                frame, parent_row[name] = self._sequences(name, generated[lay.parent], draw)
                 pframe = generated[lay.parent]  # summaries for the siblings still to come
                 for col, summary in sibling_summaries(self.layouts_, name, frame, parent_row[name],
                                                       pd.RangeIndex(len(pframe))).items():
                     pframe[col] = summary.to_numpy()
             generated[name] = frame
-            outputs[name] = self._output(name, frame, parent_row[name], generated, outputs)
-        self._fill_references(outputs, generated, parent_row,
-                              np.random.default_rng(None if seed is None else [int(seed), 7]))
+            outputs[name] = self._output(name, frame, parent_row[name], generated, outputs, draw.rng)
+        self._fill_references(outputs, generated, parent_row, np.random.default_rng(None if streams is None else streams[-1]))
         if out is not None:
             write_tables(outputs, out)
         return outputs
@@ -271,7 +278,7 @@ class RelationalGenerator:
             name = self.layouts_[name].parent
         return name
 
-    def _sequences(self, name: str, parent_frame: pd.DataFrame, gen: torch.Generator, rng: np.random.Generator,
+    def _sequences(self, name: str, parent_frame: pd.DataFrame, draw: Drawing,
                    start: dict[str, Any] | None = None, steps: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Events of table ``name`` for every parent row: step k draws the k-th event of every
         subject with more than k events. ``start`` (continuation) gives each subject's
@@ -312,14 +319,14 @@ class RelationalGenerator:
             forbid = []
             if lay.order_by and not lay.order_has_null:
                 forbid = [lay.order_by] if (pos == 0).all() else ([GAP] if (pos > 0).all() else [])
-            drawn = _draw(g, seed, len(act), lay.context, forbid, gen, rng)
+            drawn = _draw(g, seed, len(act), lay.context, forbid, draw)
             if lay.order_by:
                 first = pos == 0
                 prev = last_order.iloc[act].reset_index(drop=True)
                 gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
                        if GAP in drawn.columns else np.zeros(len(drawn)))
                 if lay.anchor:  # the first event: an offset from the parent's date
-                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act], rng)
+                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act], draw.rng)
                 elif lay.order_kind == "datetime":
                     own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
                 else:
@@ -342,7 +349,7 @@ class RelationalGenerator:
             owners.append(act)
             k += 1
         if not frames:
-            empty = _draw(g, None, 1, [], [], gen, rng).iloc[:0]
+            empty = _draw(g, None, 1, [], [], draw).iloc[:0]
             if lay.order_by:
                 empty[lay.order_by] = pd.Series(dtype="datetime64[ns]" if lay.order_kind == "datetime" else "float64")
             return empty, np.zeros(0, dtype=np.int64)
@@ -357,7 +364,7 @@ class RelationalGenerator:
         return frame, owner
 
     def _output(self, name: str, frame: pd.DataFrame, owner: np.ndarray, generated: dict[str, pd.DataFrame],
-                outputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+                outputs: dict[str, pd.DataFrame], rng: np.random.Generator) -> pd.DataFrame:
         """The table as the user sees it: input columns and dtypes, new keys, carried constants."""
         lay = self.layouts_[name]
         n = len(frame)
@@ -371,26 +378,21 @@ class RelationalGenerator:
                 pv = generated[lay.parent][f"{name}.{c}"].to_numpy().copy()
                 miss = pd.isna(pv)
                 if c in lay.nonnull and miss.any() and (~miss).any():  # never null in the input: never null here
-                    pv[miss] = np.random.default_rng(len(pv)).choice(pv[~miss], int(miss.sum()))
+                    pv[miss] = rng.choice(pv[~miss], int(miss.sum()))
                 cols[c] = pv[owner]
             elif c == lay.order_by:
                 cols[c] = _format_order(frame[c], lay)
             elif c in frame.columns and isinstance(key := self._encoder(name, c), KeyEncoder):
                 # numbered over the whole table: events drawn step by step would repeat them
-                cols[c] = key.decode(np.zeros((n, 0), dtype=np.int64), np.random.default_rng(0)).to_numpy()
+                cols[c] = key.decode(np.zeros((n, 0), dtype=np.int64), rng).to_numpy()
             elif c in frame.columns:
                 cols[c] = frame[c].to_numpy()
             else:  # plain references are filled once every table exists
                 cols[c] = np.full(n, None, dtype=object)
         out = pd.DataFrame(cols)
         for c in lay.columns:
-            if c in (lay.primary_key, lay.parent_fk):
-                continue
-            try:
-                if str(out[c].dtype) != lay.dtypes[c] and not out[c].isna().all():
-                    out[c] = out[c].astype(lay.dtypes[c])
-            except (TypeError, ValueError):
-                pass
+            if c not in (lay.primary_key, lay.parent_fk) and str(out[c].dtype) != lay.dtypes[c] and not out[c].isna().all():
+                out[c] = _restore_dtype(out[c], lay.dtypes[c], name)
         return out
 
     def _encoder(self, name: str, column: str) -> Any:
@@ -418,7 +420,8 @@ class RelationalGenerator:
                 outputs[name][ref.column] = fill_reference(ref, name, self.layouts_, len(outputs[name]), anc, keys, rng,
                                                            weights)
 
-    def _continue(self, tables: dict[str, Any], steps: int, seed: int | None) -> dict[str, pd.DataFrame]:
+    def _continue(self, tables: dict[str, Any], steps: int, seed: int | None, temperature: float = 1.0,
+                  top_p: float = 1.0) -> dict[str, pd.DataFrame]:
         """Next ``steps`` events of real subjects, for every child table given with its parent."""
         from ..io import read_table
 
@@ -431,10 +434,9 @@ class RelationalGenerator:
         sub = {n: self.layouts_[n] for n in frames}
         _, keyed = training_frames(sub, frames)
         result = {}
-        rng = np.random.default_rng(seed)
-        gen = torch.Generator()
-        gen.manual_seed(int(rng.integers(2**62))) if seed is not None else gen.seed()
-        for name, lay in sub.items():
+        streams = np.random.SeedSequence(seed).spawn(len(sub)) if seed is not None else None
+        for i, (name, lay) in enumerate(sub.items()):
+            draw = Drawing.seeded(None if streams is None else streams[i], temperature, top_p)
             if lay.parent is None or lay.parent not in frames:
                 continue
             parent_lay = self.layouts_[lay.parent]
@@ -466,9 +468,9 @@ class RelationalGenerator:
                 nth = grouped.nth(-1)
                 last.iloc[index.reindex(nth["__owner"].to_numpy()).to_numpy()] = _order_values(
                     nth[lay.order_by], lay.order_kind).to_numpy()
-            frame, owner = self._sequences(name, pf, gen, rng, start={"pos": m, "lags": lags, "last_order": last},
+            frame, owner = self._sequences(name, pf, draw, start={"pos": m, "lags": lags, "last_order": last},
                                            steps=steps)
-            out = self._output(name, frame, owner, {lay.parent: pf}, {lay.parent: parents})
+            out = self._output(name, frame, owner, {lay.parent: pf}, {lay.parent: parents}, draw.rng)
             result[name] = out
         if not result:
             raise ConfigError(f"continue_from: give a child table together with its parent; tables: {self.tables}")
@@ -574,6 +576,20 @@ class RelationalGenerator:
         g = cls(RelationalConfig(**meta["config"]), layouts, models, meta.get("training", {}))
         g._path = p
         return g
+
+
+def _restore_dtype(values: pd.Series, dtype: str, table: str) -> pd.Series:
+    """A generated column back in its input dtype: integers with nulls become nullable
+    integers; a column whose values no longer fit the dtype keeps them as they are, with a
+    warning naming it (never silently)."""
+    if dtype.startswith(("int", "uint")) and values.isna().any():
+        dtype = dtype.capitalize().replace("Uint", "UInt")  # pandas' nullable integer of the same width
+    try:
+        return values.astype(dtype)
+    except (TypeError, ValueError) as exc:
+        log.warning("table '%s', column '%s': generated values kept as %s, not the input's %s (%s)",
+                    table, values.name, values.dtype, dtype, exc)
+        return values
 
 
 def _format_order(values: pd.Series, lay: TableLayout) -> np.ndarray:

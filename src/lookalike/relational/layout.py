@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..encoding.keys import KeyEncoder
 from ..schema import infer_schema, to_datetime
-from .spec import TableSpec
+from .spec import Link, TableSpec, dependency_order
 
 POS = "__pos"
 GAP = "__gap"
@@ -34,6 +34,9 @@ MIN_GROUPS_FOR_CONSTANT = 20  # a column is "constant within subject" only with 
 ANCHOR_MIN_SHARE = 0.5  # a parent date anchors first events only when most subjects have it
 ANCHOR_MAX_SPREAD = 0.5  # ... and the offset varies at most half as much as the first date itself
 DAY = 86_400.0
+# where null parent dates are drawn from: inner quantiles, so the file never holds the
+# exact earliest or latest real date
+ANCHOR_QUANTILES = np.linspace(0.025, 0.975, 21)
 
 
 def count_col(child: str) -> str:
@@ -285,7 +288,7 @@ def _pick_anchor(lay: TableLayout, parent: TableLayout, df: pd.DataFrame, pdf: p
         spread = float(np.std(first.to_numpy()[ok] - a[ok]))
         if spread < ANCHOR_MAX_SPREAD * spread0 and (best is None or spread < best[1]):
             best = (c, spread, float(np.median(a[ok])), float(np.median(first.to_numpy()[ok] - a[ok])),
-                    np.quantile(a[ok], np.linspace(0, 1, 21)).tolist())
+                    np.quantile(a[ok], ANCHOR_QUANTILES).tolist())
     if best is not None:
         lay.anchor, lay.anchor_fallback, lay.anchor_offset, lay.anchor_quantiles = best[0], best[2], best[3], best[4]
 
@@ -350,17 +353,14 @@ def sibling_summaries(layouts: dict[str, TableLayout], name: str, values: pd.Dat
 
 def generation_order_from(layouts: dict[str, TableLayout]) -> list[str]:
     """Parents before children, referenced tables before referencing ones."""
-    done: list[str] = []
-    deps = {n: (({l.parent} - {None}) | {r.references for r in l.plain_refs}) & set(layouts) for n, l in layouts.items()}
-    while len(done) < len(layouts):
-        progressed = False
-        for n in layouts:
-            if n not in done and deps[n] <= set(done):
-                done.append(n)
-                progressed = True
-        if not progressed:  # cycles are rejected in spec.validate; this guards against loops
-            raise RuntimeError("cyclic table dependencies")
-    return done
+    return dependency_order({n: (({l.parent} - {None}) | {r.references for r in l.plain_refs}) & set(layouts)
+                             for n, l in layouts.items()})
+
+
+def links_of(layouts: dict[str, TableLayout]) -> dict[str, Link | None]:
+    """Each table's context parent, as ``spec.context_links`` gives it from the specs."""
+    return {n: None if l.parent is None else Link(l.parent, l.parent_fk, layouts[l.parent].primary_key)
+            for n, l in layouts.items()}
 
 
 def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: dict[str, str]) -> dict[str, str]:

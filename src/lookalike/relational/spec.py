@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -284,16 +285,38 @@ def find_cycle(specs: list[TableSpec]) -> list[str] | None:
     return None
 
 
+def dependency_order(deps: dict[str, set[str]]) -> list[str]:
+    """The one topological sort: names ordered so that each comes after everything it
+    depends on; ties keep the given order. Cycles are rejected earlier (``find_cycle``)."""
+    done: list[str] = []
+    while len(done) < len(deps):
+        ready = [n for n in deps if n not in done and deps[n] <= set(done)]
+        if not ready:
+            raise RelationalError(f"cyclic table dependencies among {sorted(set(deps) - set(done))}")
+        done.extend(ready)
+    return done
+
+
 def generation_order(specs: list[TableSpec]) -> list[str]:
     """Tables ordered so that every referenced table comes before the tables referencing it."""
-    done: list[str] = []
-    deps = {s.name: {fk.references for fk in s.foreign_keys or []} for s in specs}
-    while len(done) < len(specs):
-        for s in specs:
-            if s.name not in done and deps[s.name] <= set(done):
-                done.append(s.name)
-                break
-    return done
+    names = {s.name for s in specs}
+    return dependency_order({s.name: {fk.references for fk in s.foreign_keys or []} & names for s in specs})
+
+
+@dataclass(frozen=True)
+class Link:
+    """A table's context parent: ``column`` holds the key ``parent_key`` of table ``parent``."""
+
+    parent: str
+    column: str
+    parent_key: str | None
+
+
+def context_links(specs: list[TableSpec]) -> dict[str, Link | None]:
+    by_name = {s.name: s for s in specs}
+    return {s.name: None if s.context_key is None else
+            Link(s.context_key.references, s.context_key.column, by_name[s.context_key.references].primary_key)
+            for s in specs}
 
 
 def _check_orphans(specs: list[TableSpec], frames: dict[str, pd.DataFrame], drop: bool) -> dict[str, int]:

@@ -205,11 +205,22 @@ def upload_model(request: Request, file: UploadFile = File(..., description="A .
     work = ctx.paths.work(f"upload-{id}")
     work.mkdir(parents=True)
     try:
-        dest = work / "model.lookalike"
+        dest, shown = work / "model.lookalike", Path(file.filename).name
         _save_upload(file, dest, ctx.max_upload_bytes)
-        if dest.read_bytes()[:4] != b"PK\x03\x04":
-            raise HTTPException(415, f"'{Path(file.filename).name}' is not a lookalike model file (not a zip)")
-        g = lookalike.load(dest, device="cpu")  # ModelFileError -> 400
+        with open(dest, "rb") as fh:
+            is_zip = fh.read(4) == b"PK\x03\x04"
+        if not is_zip:
+            raise HTTPException(415, f"'{shown}' is not a lookalike model file (not a zip)")
+        try:
+            g = lookalike.load(dest, device="cpu")
+        except lookalike.LookalikeError as exc:  # corrupt, foreign or too new: the message says which
+            raise HTTPException(400, str(exc).replace(str(dest), shown)) from None  # no server paths shown
+        except Exception as exc:  # an upload is untrusted input: a file that does not load is the file's fault
+            raise HTTPException(400, f"'{shown}' is not a valid lookalike model file "
+                                     f"({exc.__class__.__name__}: {exc}); upload a file written by lookalike") from None
+        if not isinstance(g, lookalike.Generator):
+            raise HTTPException(415, f"'{shown}' is a related-tables model; the web app generates from one-table "
+                                     "models so far: use `lookalike generate` for this one")
         final = ctx.paths.dir("models", id)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(work, final)

@@ -31,7 +31,7 @@ async def _send_json(send, status: int, detail: str, headers: list | None = None
 
 def _local_host_header(host: str) -> bool:
     name = urlsplit(f"//{host}").hostname or ""
-    return is_local(name) or name == "testserver"  # testserver: Starlette's TestClient
+    return is_local(name)
 
 
 class GuardMiddleware:

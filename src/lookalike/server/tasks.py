@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import shutil
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -57,8 +59,79 @@ class Paths:
         return self.dir("reports", row["id"]) / f"report.{suffix}"
 
 
+def fork_jobs(server_pid: int) -> None:
+    """Entry point of a runner's helper process (``runner.HELPER``). For each job on stdin
+    (a JSON line) it forks a process that runs it, passes "stop"/"kill" on to it as
+    SIGTERM/SIGKILL, and writes its exit code, a line, when it has ended."""
+    import json
+
+    import lookalike.api  # noqa: F401  (what every job needs, imported once)
+
+    stdin = _Lines()
+    while (line := stdin.next(None)) is not None:
+        if line.startswith("{"):  # (not a "stop" that crossed the end of the last job)
+            pid = os.fork()
+            if pid == 0:
+                _job_process(json.loads(line), server_pid)
+            _answer(_wait_for(pid, stdin))
+
+
+class _Lines:
+    """Lines from stdin, one at a time, waiting at most a given time for one (a buffered
+    reader could hold a line back from ``select``)."""
+
+    def __init__(self) -> None:
+        self.eof, self._buf = False, b""
+
+    def next(self, timeout: float | None) -> str | None:
+        """The next line; None when none came within ``timeout`` seconds, or at the end."""
+        while b"\n" not in self._buf:
+            if self.eof:
+                time.sleep(timeout or 0)
+                return None
+            if not select.select([0], [], [], timeout)[0]:
+                return None
+            chunk = os.read(0, 65536)
+            self.eof, self._buf = not chunk, self._buf + chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+
+def _wait_for(pid: int, stdin: _Lines) -> int:
+    signals = {"stop": signal.SIGTERM, "kill": signal.SIGKILL}
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        line = stdin.next(0.1)  # at the end of stdin (the server is gone) the job's watchdog stops it
+        if line in signals:
+            os.kill(pid, signals[line])
+
+
+def _answer(code: int) -> None:
+    try:
+        os.write(1, f"{code}\n".encode())
+    except BrokenPipeError:  # the server is gone
+        os._exit(0)
+
+
+def _job_process(order: dict[str, str], server_pid: int) -> None:
+    """A forked job process: run the job, then leave without the helper's clean-up."""
+    code = 1
+    try:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the helper's pipes are not the job's
+        os.dup2(2, 1)
+        run_job(order["data_dir"], order["job_id"], order["runner"], server_pid)
+        code = 0
+    except BaseException:  # run_job records a job's failure itself; this is a failure around it
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def run_job(data_dir: str, job_id: str, runner: str, server_pid: int) -> None:
-    """Entry point of a job process."""
+    """Run one job in this process and record its outcome."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     signal.signal(signal.SIGTERM, _stop)
     _stop_when_gone(server_pid)
@@ -94,11 +167,13 @@ def _stop(signum, frame):
 
 
 def _stop_when_gone(server_pid: int, every: float = 1.0) -> None:
-    """No job outlives its server (killed hard, it cannot stop us): a watchdog thread
-    sends us SIGTERM when the server process is gone; the next start marks the job failed."""
+    """No job outlives its server or the process that started it (killed hard, they cannot
+    stop us): a watchdog thread sends us SIGTERM when either is gone; the next start marks
+    the job failed."""
+    parent = os.getppid()
 
     def watch() -> None:
-        while _alive(server_pid):
+        while _alive(server_pid) and os.getppid() == parent:
             time.sleep(every)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -1,0 +1,83 @@
+"""One table, straight down: read -> schema -> encode -> train. ``lookalike.train`` comes
+here for a single table, and related tables train each table's model here too."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import model as network
+from .config import make_config
+from .encoding import TableEncoder
+from .errors import ConfigError
+from .generator import Generator, training_summary
+from .io import read_table
+from .model import TabularModel
+from .schema import infer_schema
+from .training import TrainProgress, compact, fit
+
+MAX_TRAINING_SAMPLE_FOR_QA = 50_000
+
+
+def train_table(
+    data: pd.DataFrame | str | os.PathLike[str],
+    *,
+    holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    **options,
+) -> Generator:
+    """Train a synthesizer on one table; see ``lookalike.train``."""
+    config = make_config(options)
+    t0 = time.monotonic()
+    df = read_table(data, "data")
+    schema = infer_schema(df, config.types, name="data")
+    rng = np.random.default_rng(config.seed)
+
+    everyone = df  # every real row, holdout included: new keys avoid all of theirs
+    if holdout is not None:
+        hold = read_table(holdout, "holdout")
+        missing = [c for c in df.columns if c not in hold.columns]
+        if missing:
+            raise ConfigError(f"holdout lacks column(s) {missing} of the training data; pass a holdout with the same columns")
+        hold = hold[list(df.columns)]
+        keys = [c.name for c in schema.columns if c.kind == "key"]  # only their values are needed
+        everyone = pd.concat([df[keys], hold[keys]], ignore_index=True)
+    else:
+        n_hold = min(int(len(df) * config.holdout_share), config.max_holdout_rows) if len(df) >= 50 else 0
+        idx = rng.permutation(len(df))
+        hold, df = df.iloc[idx[:n_hold]].reset_index(drop=True), df.iloc[idx[n_hold:]].reset_index(drop=True)
+    if config.max_training_rows and len(df) > config.max_training_rows:
+        df = df.iloc[np.sort(rng.choice(len(df), config.max_training_rows, replace=False))].reset_index(drop=True)
+
+    unknown = [c for c in config.context_columns if c not in df.columns]
+    if unknown:
+        raise ConfigError(f"context_columns: unknown column(s) {unknown}; the table's columns are {list(df.columns)}")
+    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone)
+    context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
+    tokens = compact(encoder.encode(df))
+    seed = int(rng.integers(2**62)) if config.seed is not None else None
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        gen = torch.Generator()
+        gen.manual_seed(seed) if seed is not None else gen.seed()
+        model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size,
+                             first_layer=network.first_layer_for(len(encoder.cardinalities), network.DEFAULT_FIRST_LAYER))
+        if tokens.shape[1] == 0:
+            from .training import TrainResult, pick_device
+
+            result = TrainResult(0, 0, 0.0, 0.0, "nothing_to_learn", pick_device(config.device).type)
+        else:
+            result = fit(model, tokens, config, gen, on_progress, context=context, spent=time.monotonic() - t0)
+    g = Generator(config, schema, encoder, model, training_summary(result, len(df), time.monotonic() - t0))
+    g.holdout_ = hold if len(hold) else None
+    g.training_sample_ = df if len(df) <= MAX_TRAINING_SAMPLE_FOR_QA else df.sample(
+        MAX_TRAINING_SAMPLE_FOR_QA, random_state=np.random.RandomState(0))
+    return g
+
+

@@ -1,0 +1,131 @@
+"""Related tables generate through the flat engine's own sampling (temperature, top-p and
+seeds reach every table), and the model file keeps nothing that singles out a real row:
+no real key, no earliest or latest real parent date."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lookalike
+from lookalike.errors import ConfigError
+
+
+def make_members(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Members with a join date spread over three years, and their visits: the first one
+    a few days after joining, then in order; a visit type and a spend."""
+    rng = np.random.default_rng(seed)
+    joined = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365, n), unit="D")
+    members = pd.DataFrame({"member_id": np.arange(1, n + 1), "plan": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+                            "joined": joined.strftime("%Y-%m-%d")})
+    rows = []
+    for mid, day, plan in zip(members.member_id, joined, members.plan):
+        day = day + pd.Timedelta(days=int(rng.integers(0, 5)))
+        for _ in range(int(rng.integers(1, 6))):
+            rows.append((mid, day.strftime("%Y-%m-%d"), rng.choice(["gym", "pool", "class", "sauna"]),
+                         round(float(rng.lognormal(3 if plan == "a" else 4, 0.5)), 2)))
+            day += pd.Timedelta(days=int(rng.integers(1, 20)))
+    visits = pd.DataFrame(rows, columns=["member_id", "date", "kind", "spend"])
+    visits.insert(0, "visit_id", np.arange(5000, 5000 + len(visits)))
+    return members, visits
+
+
+@pytest.fixture(scope="module")
+def club(tmp_path_factory):
+    members, visits = make_members()
+    tables = [{"name": "members", "data": members, "primary_key": "member_id"},
+              {"name": "visits", "data": visits, "primary_key": "visit_id",
+               "foreign_keys": [{"column": "member_id", "references": "members", "context": True}]}]
+    g = lookalike.train(tables=tables, max_epochs=3, seed=0, progress=False, model_size="small")
+    path = g.save(tmp_path_factory.mktemp("club") / "club.lookalike")
+    return members, visits, g, path
+
+
+def test_temperature_reaches_every_table(club):
+    _, _, g, _ = club
+    plain = g.sample({"members": 400}, seed=5)
+    cold = g.sample({"members": 400}, seed=5, temperature=0.3)
+    for table, col in (("members", "plan"), ("visits", "kind")):
+        share_plain = plain[table][col].value_counts(normalize=True).iloc[0]
+        share_cold = cold[table][col].value_counts(normalize=True).iloc[0]
+        # a cold sample piles onto the most likely values: the top category gains share
+        assert share_cold > share_plain + 0.05, (table, col, share_plain, share_cold)
+    assert cold["visits"]["spend"].nunique() < plain["visits"]["spend"].nunique()
+
+
+def test_top_p_drops_unlikely_values(club):
+    _, _, g, _ = club
+    kept = g.sample({"members": 400}, seed=5, top_p=0.4)["members"]["plan"].nunique()
+    assert kept < 3  # the least likely plans are cut off (real shares 0.5 / 0.3 / 0.2)
+
+
+def test_same_seed_same_tables_other_seed_other_tables(club):
+    _, _, g, path = club
+    a, b = g.sample({"members": 200}, seed=11), lookalike.load(path).sample({"members": 200}, seed=11)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    c = g.sample({"members": 200}, seed=12)
+    assert not a["visits"]["spend"].equals(c["visits"]["spend"])
+
+
+def test_sampling_options_are_checked(club):
+    _, _, g, _ = club
+    with pytest.raises(ConfigError, match="temperature"):
+        g.sample({"members": 10}, temperature=0)
+    with pytest.raises(ConfigError, match="top_p"):
+        g.sample({"members": 10}, top_p=1.5)
+
+
+def _leaves(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _leaves(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _leaves(v)
+    else:
+        yield obj
+
+
+def _model_file_values(path, columns: set[str]) -> tuple[set[float], str]:
+    """Every number and all text that the model file keeps about ``columns``: the tables'
+    layouts (meta.json) and, in each table's own model file, the encoders of those columns
+    (as themselves or as a child's ``parent.`` context)."""
+    with zipfile.ZipFile(path) as z:
+        docs = [json.loads(z.read("meta.json"))["layouts"]]
+        for name in z.namelist():
+            if name.startswith("tables/"):
+                encoders = json.loads(zipfile.ZipFile(z.open(name)).read("encoders.json"))
+                docs += [e for e in encoders if e["name"].removeprefix("parent.") in columns]
+    numbers, texts = set(), []
+    for leaf in _leaves(docs):
+        if isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
+            numbers.add(float(leaf))
+        elif isinstance(leaf, str):
+            texts.append(leaf)
+    return numbers, "\n".join(texts)
+
+
+def test_model_file_holds_no_real_key_maximum_or_date_extreme(club):
+    members, visits, g, path = club
+    assert g.layouts_["visits"].anchor == "joined"  # the case this guards: first visits tied to the join date
+    numbers, text = _model_file_values(path, {"member_id", "visit_id", "joined"})
+    assert len(numbers) > 50  # the layouts and the join date's encoders were read
+    for key in (members["member_id"].max(), visits["visit_id"].max()):
+        assert float(key) not in numbers and str(key) not in text.split()
+    joined = pd.to_datetime(members["joined"])
+    for extreme in (joined.min(), joined.max()):
+        as_numbers = {extreme.value / 1e9, extreme.value / 1e9 / 86_400, float(extreme.value)}
+        assert not as_numbers & numbers, extreme
+        assert extreme.strftime("%Y-%m-%d") not in text, extreme
+
+
+def test_layout_is_learned_from_training_subjects_only(club):
+    members, _, g, _ = club
+    held = g.holdout_tables_["members"]
+    assert len(held) > 0
+    assert g.layouts_["members"].rows == len(members) - len(held)

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 import lookalike
-from lookalike.relational.generator import split_by_subject
+from lookalike.relational.training import split_by_subject
 from lookalike.relational.layout import links_of
 from lookalike.relational.qa import relational_metrics
 

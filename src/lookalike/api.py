@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .config import make_config  # noqa: F401  (the CLI and the server validate options with it)
 from .errors import ConfigError
 from .generator import Generator
 from .table import train_table
@@ -43,7 +42,8 @@ def train(
 
 def load(path: str | os.PathLike[str], device: str = "auto") -> Generator:
     """Load a model file written by ``Generator.save`` (or ``lookalike train --out``)."""
-    from .relational.generator import FORMAT as RELATIONAL, RelationalGenerator, model_format
+    from .relational.artifact import FORMAT as RELATIONAL, model_format
+    from .relational.generator import RelationalGenerator
 
     if model_format(path) == RELATIONAL:
         return RelationalGenerator.load(path, device=device)

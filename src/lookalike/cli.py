@@ -155,7 +155,7 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("pass a DATA table, or --config schema.yaml for related tables")
-        from .api import make_config
+        from .config import make_config
 
         config = make_config(options)  # fail on bad options before reading data
         check_writable(check_model_path(out))
@@ -193,7 +193,7 @@ def generate(
     def go():
         from .errors import ConfigError
         from .io import check_output_path, check_writable
-        from .relational.generator import FORMAT as RELATIONAL, model_format
+        from .relational.artifact import FORMAT as RELATIONAL, model_format
 
         if model_format(model) == RELATIONAL:  # related tables: one file per table, or a SQLite file
             _not_for_related_tables(

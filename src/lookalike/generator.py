@@ -49,7 +49,8 @@ def _merge_seed(drawn: pd.Series, seed: pd.Series, known: np.ndarray) -> pd.Seri
     out = pd.Series(merged, name=drawn.name)
     try:
         return out.astype(drawn.dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        log.warning("column '%s': seed values kept as given, not as the model's %s (%s)", drawn.name, drawn.dtype, exc)
         return out.infer_objects()
 
 

@@ -9,7 +9,9 @@ several tables joined by foreign keys.
     out = g.sample(size={"users": 10_000}, seed=1)   # {"users": df, "purchases": df}
 """
 
-from .generator import RelationalConfig, RelationalGenerator, train_tables
+from .config import RelationalConfig
+from .generator import RelationalGenerator
+from .training import train_tables
 from .spec import ForeignKey, RelationalError, TableSpec
 
 __all__ = ["train_tables", "RelationalGenerator", "RelationalConfig", "RelationalError", "TableSpec", "ForeignKey"]

@@ -128,7 +128,7 @@ def delete_dataset(request: Request, id: Id):
              summary="Create a synthetic-data model: starts a training job",
              responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
 def train(request: Request, id: Id, body: s.TrainRequest):
-    from ..api import make_config
+    from ..config import make_config
     from ..io import read_table
     from ..schema import infer_schema
 

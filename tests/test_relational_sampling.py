@@ -129,3 +129,20 @@ def test_layout_is_learned_from_training_subjects_only(club):
     held = g.holdout_tables_["members"]
     assert len(held) > 0
     assert g.layouts_["members"].rows == len(members) - len(held)
+
+
+def test_derived_columns_describe_every_model_frame_column(club):
+    """The model frame is visible: each table's model columns are its own input columns plus
+    the derived columns ``derived_columns`` lists, context ones given at generation."""
+    from lookalike.relational.layout import derived_columns
+
+    _, _, g, _ = club
+    for name in g.tables:
+        lay, model = g.layouts_[name], g.models_[name]
+        derived = {d.name: d for d in derived_columns(lay)}
+        assert set(model.columns) <= set(lay.attrs) | set(derived), name
+        assert set(lay.attrs) <= set(model.columns), name
+        assert {d.name for d in derived.values() if d.context} == set(lay.context), name
+    kinds = {d.kind for d in derived_columns(g.layouts_["visits"])}
+    assert {"gap", "parent", "position", "lag"} <= kinds
+    assert [d.kind for d in derived_columns(g.layouts_["members"])] == ["count"]

@@ -346,12 +346,17 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
                      "encoding": {e.name: e.describe() for e in g.encoder_.encoders if hasattr(e, "describe")},
                      "network": {"size": g.config_.model_size, "first_layer": g.model_.first_layer}}
         else:  # related tables: how they hang together, then each table's columns
+            from dataclasses import asdict
+
+            from .relational.layout import derived_columns
+
             about = {"tables": {name: {
                 "rows": lay.rows, "primary_key": lay.primary_key,
                 "belongs_to": lay.parent and f"{lay.parent} (via {lay.parent_fk})",
                 "references": {r.column: r.references for r in lay.plain_refs},
                 "children": lay.children, "order_by": lay.order_by,
                 "columns": {c: lay.kinds[c] for c in lay.columns},
+                "derived_columns": [asdict(d) for d in derived_columns(lay)],
             } for name, lay in ((n, g.layouts_[n]) for n in g.tables)}}
         typer.echo(json.dumps({**about, "training": g.training_, "config": g.config_.model_dump(mode="json")},
                               indent=2, default=str))

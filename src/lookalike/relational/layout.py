@@ -48,9 +48,12 @@ def ref_col(table: str, column: str) -> str:
     return f"__r.{table}.{column}"
 
 
+SIBLING = "__s."
+
+
 def sib_col(sibling: str, col: str) -> str:
     """A per-subject summary of an earlier sibling table's column (batting sees fielding)."""
-    return f"__s.{sibling}.{col}"
+    return f"{SIBLING}{sibling}.{col}"
 
 
 def lag_col(j: int, col: str) -> str:
@@ -131,6 +134,43 @@ class TableLayout:
         accurate place for the number of events every subject gets."""
         gap = [GAP] if self.parent and self.order_by else []
         return self.counts + self.attrs + gap + self.carried_cols + self.ref_counts
+
+
+@dataclass(frozen=True)
+class DerivedColumn:
+    """One column of a table's model frame that is not an input column as it stands: what
+    it is, where it comes from, and how generation turns it back into output."""
+
+    name: str  # its name in the model frame
+    kind: str  # count | reference_count | carried | gap | position | parent | sibling | lag
+    source: str  # where its values come from, in the user's terms
+    inverse: str  # what generation does with it
+    context: bool  # always given at generation (context), or drawn by the table's model
+
+
+def derived_columns(lay: TableLayout) -> list[DerivedColumn]:
+    """The model frame of ``lay`` beyond its own input columns, built from the layout alone
+    (the one place that spells out the derived-column names)."""
+    out = [DerivedColumn(count_col(c), "count", f"number of '{c}' rows per row of '{lay.name}'",
+                         f"how many '{c}' events are drawn for the row", False) for c in lay.children]
+    out += [DerivedColumn(ref_col(t, c), "reference_count", f"rows of '{t}' whose '{c}' points at the row",
+                          f"weight of the row when '{t}.{c}' is filled", False) for t, c in lay.referenced_by]
+    out += [DerivedColumn(f"{child}.{c}", "carried", f"'{child}.{c}', constant within each subject",
+                          f"copied to every '{child}' row of the subject", False)
+            for child, cols in lay.carried.items() for c in cols]
+    if lay.parent and lay.order_by:
+        out.append(DerivedColumn(GAP, "gap", f"'{lay.order_by}' minus the previous event's",
+                                 f"'{lay.order_by}' = previous value + gap (events in order)", False))
+    if lay.parent:
+        out += [DerivedColumn(PARENT + c, "parent", f"'{lay.parent}' row's '{c}'", "given, not output", True)
+                for c in lay.parent_context if not c.startswith(SIBLING)]
+        out += [DerivedColumn(PARENT + sib_col(sib, c), "sibling", f"the subject's {how} of '{sib}.{c}'",
+                              "given, not output", True) for sib, c, how in lay.sibling_context]
+        out.append(DerivedColumn(POS, "position", "the event's position in its subject's sequence (0, 1, ...)",
+                                 "given, not output", True))
+        out += [DerivedColumn(lag_col(j, c), "lag", f"'{c}' of the event {j} before", "given, not output", True)
+                for j in range(1, lay.lags + 1) for c in lay.lagged]
+    return out
 
 
 def _order_values(s: pd.Series, kind: str) -> pd.Series:

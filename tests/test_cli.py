@@ -257,3 +257,30 @@ def test_related_tables_training_refuses_data_and_holdout(shop_model, csv, tmp_p
     line = _one_error_line(runner.invoke(app, ["train", "--config", schema, "--holdout", str(csv), "--out", out, "-q"]))
     assert "--holdout" in line
     assert not list(tmp_path.iterdir())
+
+
+def test_schema_file_options_are_not_overridden_by_cli_defaults(tmp_path):
+    """`train --config` without --seed keeps the schema file's own seed: two runs give the
+    same model (the file's seed is recorded, and the same tables come out)."""
+    import json
+
+    from test_relational import make_shop
+
+    users, purchases = make_shop(120)
+    users.to_csv(tmp_path / "users.csv", index=False)
+    purchases.to_csv(tmp_path / "purchases.csv", index=False)
+    schema = {"tables": [{"name": "users", "data": str(tmp_path / "users.csv"), "primary_key": "id"},
+                         {"name": "purchases", "data": str(tmp_path / "purchases.csv"), "primary_key": "pid",
+                          "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]}],
+              "options": {"seed": 7, "max_epochs": 1, "model_size": "small"}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    for name in ("a", "b"):
+        r = runner.invoke(app, ["train", "--config", str(tmp_path / "schema.json"), "--out", str(tmp_path / f"{name}.lookalike"),
+                                "--quiet"])
+        assert r.exit_code == 0, r.output
+    about = json.loads(runner.invoke(app, ["info", str(tmp_path / "a.lookalike")]).output)
+    assert about["config"]["seed"] == 7
+    import lookalike
+
+    a, b = (lookalike.load(tmp_path / f"{n}.lookalike").sample({"users": 50}, seed=1) for n in ("a", "b"))
+    pd.testing.assert_frame_equal(a["purchases"], b["purchases"])

@@ -129,7 +129,12 @@ def train(
     def go():
         import lookalike
 
-        options = dict(seed=seed, device=device, progress=not quiet, types=_parse_types(type_))
+        # only what the user gave: a schema file's own options (seed, device) must not be overridden by defaults
+        options = dict(progress=not quiet, types=_parse_types(type_))
+        if seed is not None:
+            options["seed"] = seed
+        if device != "auto":
+            options["device"] = device
         if max_training_time is not None:
             options["max_training_time"] = max_training_time
         if max_epochs is not None:

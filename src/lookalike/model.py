@@ -82,13 +82,6 @@ class TabularModel(nn.Module):
         col = torch.tensor(column_of_sub)
         visible = (col[:, None] == col[None, :]) | torch.tensor(first)[None, :] if S else torch.zeros(0, 0)
         self.register_buffer("visible", visible.float(), persistent=False)
-        # the columns' first sub-tokens, and each sub-column's own column's detail sub-tokens (padded with S)
-        self.register_buffer("first_subs", torch.tensor([i for i in range(S) if first[i]], dtype=torch.long),
-                             persistent=False)
-        details = [[j for j in range(S) if not first[j] and column_of_sub[j] == column_of_sub[i]] for i in range(S)]
-        K = max(map(len, details), default=0)
-        self.register_buffer("own_details", torch.tensor([o + [S] * (K - len(o)) for o in details],
-                                                         dtype=torch.long).view(S, K), persistent=False)
         if first_layer == "prefix":  # index tables of ordered_context (columns' sub-tokens are contiguous)
             firsts = [i for i in range(S) if first[i]]
             slot = (torch.tensor(first, dtype=torch.long).cumsum(0) - 1).tolist()  # sub-column -> its entry in firsts
@@ -129,14 +122,14 @@ class TabularModel(nn.Module):
         products instead of being multiplied by zero; the result is the same).
         """
         if self.first_layer == "dense":
-            h = F.gelu(self._dense_first(emb, mask, targets, inputs))
+            h = self._dense_first(emb, mask, targets, inputs)
         else:
             h = F.gelu(self.masked_context(emb, mask, targets, inputs) + self.b1[targets])
         return self._rest(h, targets, width)
 
     def _dense_first(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int] | slice,
                      inputs: torch.Tensor | None) -> torch.Tensor:
-        """The dense first layer's pre-activation: [T, B, H]. O(B·T·S·d·H)."""
+        """The dense first layer: [T, B, H]. O(B·T·S·d·H)."""
         B, S, d = emb.shape
         T = mask.shape[1]
         visible, w1 = self.visible[targets], self.w1[targets]
@@ -148,29 +141,7 @@ class TabularModel(nn.Module):
         x = (mask.unsqueeze(-1) * emb.unsqueeze(1)).reshape(B, T, S * d).transpose(0, 1)  # [T, B, S*d]
         # [masked embeddings | mask] @ w1, as two products (no concatenated copy)
         h = torch.baddbmm(self.b1[targets], x, w1[:, : S * d])
-        return torch.baddbmm(h, mask.transpose(0, 1), w1[:, S * d :])
-
-    def _dense_detail_first(self, emb: torch.Tensor, mask: torch.Tensor, targets: list[int]) -> torch.Tensor:
-        """The dense first layer (pre-activation, [T, B, H]) of detail sub-tokens: each sees the
-        columns' first sub-tokens (one product over those only) and its own column's detail
-        sub-tokens (a gather of at most a few), not every column's details multiplied by zero."""
-        B, S, d = emb.shape
-        pre = self._dense_first(emb, mask, targets, self.first_subs)
-        own = self.own_details[targets]  # [T, K], padded with S
-        T, K = own.shape
-        if K == 0:
-            return pre
-        emb_pad = torch.cat([emb, emb.new_zeros(B, 1, d)], dim=1)
-        mask_pad = torch.cat([mask, mask.new_zeros(B, T, 1)], dim=2)  # [B, T, S+1]
-        m_own = mask_pad.gather(2, own.unsqueeze(0).expand(B, T, K))  # [B, T, K]
-        x_own = (emb_pad[:, own] * m_own.unsqueeze(-1)).reshape(B, T, K * d).transpose(0, 1)  # [T, B, K*d]
-        src = own.clamp_max(S - 1)  # padded slots have zero inputs: any weight row will do
-        w1 = self.w1[targets]  # [T, S*d + S, H]
-        rows = (src.unsqueeze(-1) * d + torch.arange(d, device=own.device)).reshape(T, K * d)
-        w_own = w1.gather(1, rows.unsqueeze(-1).expand(T, K * d, w1.shape[-1]))  # [T, K*d, H]
-        w_mask = w1.gather(1, (S * d + src).unsqueeze(-1).expand(T, K, w1.shape[-1]))  # [T, K, H]
-        pre = torch.baddbmm(pre, x_own, w_own)
-        return torch.baddbmm(pre, m_own.transpose(0, 1), w_mask)
+        return F.gelu(torch.baddbmm(h, mask.transpose(0, 1), w1[:, S * d :]))
 
     def _rest(self, h: torch.Tensor, targets: list[int] | slice, width: int | None) -> torch.Tensor:
         """Layer 2 and the output heads: h [T, B, H] -> logits [T, B, width or V]."""
@@ -233,9 +204,7 @@ class TabularModel(nn.Module):
         for group in self._groups(targets):
             idx = torch.as_tensor(group, device=tokens.device)
             width = max(self.cardinalities[t] for t in group)  # narrow heads are not padded to the widest
-            if self.first_layer == "dense" and not self.is_first[group[0]]:
-                logits = self._rest(F.gelu(self._dense_detail_first(emb, mask[:, idx], group)), group, width)
-            elif self.first_layer == "dense":
+            if self.first_layer == "dense":
                 # the inputs some target of the group can see; the others are left out of the products
                 seen = torch.nonzero(self.visible[idx].bool().any(0)).flatten()
                 inputs = seen if len(seen) < self.n_sub else None

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("LOOKALIKE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+# CI sets this: there a missing shared dataset is a failure, not a quiet skip.
+REQUIRE_SHARED = os.environ.get("LOOKALIKE_REQUIRE_SHARED_DATA") == "1"
 
 
 def shared_file(*parts: str) -> Path:
+    """The path of a shared dataset; skips the test when it is absent (fails under
+    LOOKALIKE_REQUIRE_SHARED_DATA=1)."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"shared dataset {p} not present (expected ../shared/data beside the repo)")
+        message = f"shared dataset {p} not present (expected ../shared/data beside the repo, or $LOOKALIKE_SHARED_DATA)"
+        if REQUIRE_SHARED:
+            pytest.fail(f"{message}; LOOKALIKE_REQUIRE_SHARED_DATA=1 makes this a failure", pytrace=False)
+        pytest.skip(message)
     return p
 
 

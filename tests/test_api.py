@@ -142,7 +142,9 @@ def test_excluded_columns_are_dropped_and_the_report_still_works(mixed_frame, tm
     g = lookalike.train(mixed_frame, types={"note": "exclude"}, max_epochs=1, seed=0, progress=False)
     assert "note" not in g.sample(20, seed=0).columns
     m = g.report(out=None, n=200)
-    assert 0 < m.accuracy.overall <= 1
+    assert [c.column for c in m.accuracy.columns] == [c for c in mixed_frame.columns if c != "note"]
+    assert m.rows["synthetic"] == 200
+    assert {c.column: c.univariate for c in m.accuracy.columns}["country"] == 1.0  # a constant stays constant
 
 
 def test_a_constant_context_column_trains(mixed_frame):

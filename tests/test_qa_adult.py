@@ -1,13 +1,13 @@
 """QA report on UCI Adult: the figures must match the published reference figures.
 
-Uses ``../shared/data/adult`` (see its README); skipped when the shared data is absent.
+Uses ``../shared/data/adult`` (see its README); skipped when the shared data is absent,
+failed instead under ``LOOKALIKE_REQUIRE_SHARED_DATA=1`` (CI).
 Each report is computed once per module; together these tests take well under a minute.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,23 +16,20 @@ import pytest
 pytest.importorskip("lightgbm", reason="the QA extra is not installed: pip install 'lookalike[qa]'")
 pytest.importorskip("plotly", reason="the QA extra is not installed: pip install 'lookalike[qa]'")
 
+from conftest import shared_file  # noqa: E402
 from lookalike.qa import report  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ADULT = DATA / "adult"
-pytestmark = pytest.mark.skipif(
-    not (ADULT / "train.csv.gz").exists(), reason=f"shared datasets not found at {DATA} (see ../shared/data/README.md)"
-)
+pytestmark = pytest.mark.slow  # needs the shared data; deselect with -m "not slow" for a quick loop
 
 
 @pytest.fixture(scope="module")
 def train() -> pd.DataFrame:
-    return pd.read_csv(ADULT / "train.csv.gz")
+    return pd.read_csv(shared_file("adult", "train.csv.gz"))
 
 
 @pytest.fixture(scope="module")
 def holdout() -> pd.DataFrame:
-    return pd.read_csv(ADULT / "holdout.csv.gz")
+    return pd.read_csv(shared_file("adult", "holdout.csv.gz"))
 
 
 @pytest.fixture(scope="module")

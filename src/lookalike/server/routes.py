@@ -8,7 +8,6 @@ returns 202 and the job at once; poll ``GET /api/jobs/{id}``.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -23,6 +22,8 @@ from .. import __version__
 from . import schemas as s
 from .store import new_id
 from .tasks import SAMPLE_CONTROLS
+
+GENERATION_CONTROLS = ("seed_data", *SAMPLE_CONTROLS)  # what the web app offers; the request model types them
 
 router = APIRouter(prefix="/api")
 Id = Annotated[str, PathParam(pattern=s.ID_PATTERN, description="12 hex characters")]
@@ -53,16 +54,8 @@ async def info(request: Request):
 
     ctx = _ctx(request)
     return s.Info(version=__version__, max_upload_bytes=ctx.max_upload_bytes, upload_types=list(TABLE_SUFFIXES),
-                  generation_controls=sorted(supported_controls()), column_types=list(ColumnType.__args__),
+                  generation_controls=sorted(GENERATION_CONTROLS), column_types=list(ColumnType.__args__),
                   token_required=ctx.token_required)
-
-
-def supported_controls() -> set[str]:
-    """Which generation controls ``Generator.sample`` accepts in this engine version."""
-    from ..generator import Generator
-
-    params = inspect.signature(Generator.sample).parameters
-    return {name for name in (*SAMPLE_CONTROLS, "seed_data") if name in params}
 
 
 # --- datasets ---------------------------------------------------------------------------
@@ -252,11 +245,6 @@ def generate(request: Request, id: Id, body: s.GenerateRequest):
     ctx = _ctx(request)
     _get(request, "models", id)
     params = body.model_dump(exclude_none=True)
-    wanted = [k for k in (*SAMPLE_CONTROLS, "seed_dataset_id") if k in params]
-    missing = {("seed_data" if k == "seed_dataset_id" else k) for k in wanted} - supported_controls()
-    if missing:
-        raise HTTPException(400, f"generation control(s) {sorted(missing)} are not available in lookalike "
-                                 f"{__version__} yet; leave them out")
     if body.seed_dataset_id:
         _get(request, "datasets", body.seed_dataset_id)
     job = ctx.store.add_job("generate", id, params)

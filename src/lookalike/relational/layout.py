@@ -181,8 +181,9 @@ def _order_values(s: pd.Series, kind: str) -> pd.Series:
 
 
 def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags: int = 1,
-                  seed: int | None = None) -> dict[str, TableLayout]:
-    """Decide each table's model frame from the full (validated) input tables."""
+                  seed: int | None = None, key_frames: dict[str, pd.DataFrame] | None = None) -> dict[str, TableLayout]:
+    """Decide each table's model frame from ``frames`` (the training subjects' rows). New
+    primary keys avoid every key of ``key_frames`` (all real rows; default ``frames``)."""
     by_name = {s.name: s for s in specs}
     rng = np.random.default_rng(None if seed is None else [int(seed), 11])
     layouts: dict[str, TableLayout] = {}
@@ -197,7 +198,7 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
                           kinds=kinds, rows=len(df), primary_key=s.primary_key, lags=lags,
                           nonnull=[c for c in df.columns if bool(df[c].notna().all())])
         if s.primary_key:
-            pk = df[s.primary_key]
+            pk = (key_frames or frames)[s.name][s.primary_key]
             lay.key_is_int = bool(pd.api.types.is_integer_dtype(pk))
             lay.key = KeyEncoder(s.primary_key, str(pk.dtype)).fit(pk, rng, protect=False).state()
         if ctx:
@@ -505,7 +506,6 @@ def training_frames(layouts: dict[str, TableLayout], frames: dict[str, pd.DataFr
         frames = {**frames, name: df}
         f = own_frame(lay, df, frames, layouts)
         if lay.parent:
-            parent = layouts[lay.parent]
             pf = keyed[lay.parent]
             pos = df.groupby(lay.parent_fk, sort=False).cumcount().to_numpy()
             first = pos == 0

@@ -40,12 +40,9 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     rng = np.random.default_rng(config.seed)
     key_rng = np.random.default_rng(None if config.seed is None else [int(config.seed), 13])
     train, holdout = split_by_subject(context_links(specs), frames, config.holdout_share, rng)
-    # everything the model file keeps is learned from the training subjects only
-    layouts = build_layouts(specs, train, lags=config.lags, seed=config.seed)
-    for s in specs:  # ... but new keys avoid the holdout's keys too
-        if s.primary_key:
-            pk = frames[s.name][s.primary_key]
-            layouts[s.name].key = KeyEncoder(s.primary_key, str(pk.dtype)).fit(pk, key_rng, protect=False).state()
+    # everything the model file keeps is learned from the training subjects only; new keys
+    # avoid the holdout's keys too
+    layouts = build_layouts(specs, train, lags=config.lags, seed=config.seed, key_frames=frames)
     model_frames, _ = training_frames(layouts, train)
     share = time_shares(layouts, model_frames)
     t_train = time.monotonic()

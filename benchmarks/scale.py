@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py rows [--rows 1000000] [--format parquet|csv] [key=value ...]
     python benchmarks/scale.py wide [--columns 25,50,100,200] [--first-layer dense|prefix]
+    python benchmarks/scale.py ray --model MODEL [--rows 2000000] [--workers 2] [--shard-rows 100000] [--kill]
 
 ``rows``: makes a table of 30 columns (numbers with point masses and rounding, categories,
 dates), trains on it with defaults in a child process, then generates as many rows
@@ -9,12 +10,18 @@ streamed to Parquet and to CSV in another child process; prints seconds and each
 process's peak RSS. ``wide``: per column count, the time of one training step (batch 512,
 averaged), the parameter count, and a short train + sample of a 2,000-row table to show
 it runs end to end; ``--first-layer`` picks the model's first layer (default: the library's).
+``ray``: scaling out with a trained model: one process with one torch thread writing one
+Parquet file (the baseline), then ``lookalike generate --ray`` and ``--workers`` into a folder
+of parts; prints rows/s, the speed-up, and the peak RSS of every worker process (each
+process's high-water mark, read from /proc while the run goes). ``--kill`` kills one Ray
+worker (SIGKILL) once a few parts are in and checks that the run still completes whole.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -60,6 +67,100 @@ def child(args: list[str]) -> dict:
     if proc.returncode or not line:
         raise SystemExit(f"child {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(line[0][7:])
+
+
+def _tree(root: int) -> dict[int, tuple[int, str]]:
+    """Processes under ``root`` (itself included): pid -> (peak RSS in kB, command line, CPU seconds)."""
+    procs = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                status = (d / "status").read_text()
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            hwm = int(fields.get("VmHWM", "0 kB").split()[0])
+            cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            procs[int(d.name)] = (int(fields["PPid"]), hwm, cmd, cpu)
+    keep, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in procs:
+            keep[pid] = procs[pid][1:]
+            todo += [p for p, (ppid, *_) in procs.items() if ppid == pid]
+    return keep
+
+
+def watched(cmd: list[str], kill_after_parts: int | None = None, staging_glob: str = "") -> tuple[float, dict, str]:
+    """Run ``cmd``; return seconds, {pid: (peak RSS MB, command, CPU s)} of its process tree, and
+    what happened to the worker killed (with ``kill_after_parts``: one Ray worker gets SIGKILL
+    once that many parts are in the staging folder)."""
+    import signal
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks: dict[int, tuple[float, str, float]] = {}
+    killed = ""
+    while proc.poll() is None:
+        for pid, (hwm, line, cpu) in _tree(proc.pid).items():
+            mb, seen, used = peaks.get(pid, (0.0, "", 0.0))
+            peaks[pid] = (max(hwm / 1024, mb), line or seen, max(cpu, used))  # an ended process shows no command
+        if kill_after_parts and not killed:
+            parts = [p for d in Path(staging_glob).parent.glob(Path(staging_glob).name) for p in d.glob("part-*")]
+            workers = [pid for pid, (_, line, _) in peaks.items() if line.startswith("ray::_ray_part")]
+            if len(parts) >= kill_after_parts and workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed = f"killed worker {workers[0]} after {len(parts)} parts"
+        time.sleep(0.3)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"{cmd} failed ({killed}):\n{err[-3000:]}")
+    return time.perf_counter() - t0, peaks, killed
+
+
+def ray_benchmark(model: str, n: int, workers: int, shard_rows: int, kill: bool) -> None:
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
+    with tempfile.TemporaryDirectory(dir=Path(model).parent) as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        base = child(["_generate", model, str(n), str(Path(tmp) / "one.parquet"), "threads=1"])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        base_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        print(f"one process, one torch thread, one file: {base['seconds']:.1f}s ({n / base['seconds']:,.0f} rows/s), "
+              f"{base_cpu:.1f} CPU s, peak RSS {base['peak_mb']:.0f} MB", flush=True)
+        common = ["lookalike", "generate", model, "--rows", str(n), "--seed", "0", "--shard-rows", str(shard_rows), "-q"]
+        runs = [("--workers", [*common, "--out", f"{tmp}/local/", "--workers", str(workers)], None),
+                ("--ray", [*common, "--out", f"{tmp}/ray/", "--ray", "--workers", str(workers)], None)]
+        if kill:
+            runs.append(("--ray, a worker killed", [*common, "--out", f"{tmp}/killed/", "--ray", "--workers", str(workers)], 2))
+        reference: dict[str, bytes] | None = None
+        for name, cmd, kill_after in runs:
+            out = Path(cmd[cmd.index("--out") + 1])
+            seconds, peaks, killed = watched(cmd, kill_after, f"{tmp}/.{out.name}.*.tmp")
+            rows = len(pd.read_parquet(out))
+            leftovers = [p.name for p in Path(tmp).iterdir() if p.name.startswith(".")]
+            parts = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+            reference = parts if reference is None else reference  # same seed and shards: same bytes
+            is_worker = [line.startswith("ray::") or "spawn_main" in line for _, line, _ in peaks.values()]
+            workers_mb = sorted(mb for (mb, _, _), w in zip(peaks.values(), is_worker) if w)
+            others = sorted((mb, (line.split() or ["?"])[0].rsplit("/", 1)[-1])
+                            for (mb, line, _), w in zip(peaks.values(), is_worker) if not w)
+            cpu = sum(c for _, _, c in peaks.values())
+            busiest = max((c for (_, _, c), w in zip(peaks.values(), is_worker) if w), default=0.0)
+            print(f"{name} ({workers} workers): {seconds:.1f}s ({n / seconds:,.0f} rows/s, {base['seconds'] / seconds:.2f}x "
+                  f"the one-thread process), {rows:,} rows, same bytes as the first run: {parts == reference}, "
+                  f"staging left: {leftovers or 'none'}"
+                  + (f"; {killed}" if killed else ""), flush=True)
+            print(f"  worker peak RSS (MB): {', '.join(f'{mb:.0f}' for mb in workers_mb)}; "
+                  f"others: {', '.join(f'{c} {mb:.0f}' for mb, c in others[-4:])}", flush=True)
+            # on cores shared with other jobs the wall clock says more about them than about us:
+            # the CPU seconds say what the run cost, and the busiest worker bounds the wall time on free cores
+            print(f"  CPU: {cpu:.1f}s in all, busiest worker {busiest:.1f}s (the one-thread process: {base_cpu:.1f}s; "
+                  f"on {workers} free cores about {base_cpu / max(busiest, cpu / workers):.2f}x)", flush=True)
+    load = os.getloadavg()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
 
 
 def rows_benchmark(n: int, fmt: str, options: list[str]) -> None:
@@ -144,21 +245,33 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_generate":  # child: load, stream rows to a file
         import lookalike
 
-        model, n, out = sys.argv[2:]
+        model, n, out, *opts = sys.argv[2:]
+        if "threads=1" in opts:  # the baseline of `ray`: one process on one core
+            import torch
+
+            torch.set_num_threads(1)
         g = lookalike.load(model)
         t0 = time.perf_counter()
         g.sample(int(n), seed=0, out=out)
         print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak_mb()}))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["rows", "wide"])
+    ap.add_argument("what", choices=["rows", "wide", "ray"])
+    ap.add_argument("--model", help="ray: a trained model file (e.g. from lookalike train adult/train.csv.gz)")
+    ap.add_argument("--workers", type=int, default=2, help="ray: worker processes / Ray tasks at a time")
+    ap.add_argument("--shard-rows", type=int, default=100_000, help="ray: rows per shard")
+    ap.add_argument("--kill", action="store_true", help="ray: also kill a Ray worker mid-run")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     ap.add_argument("--columns", default="25,50,100,200")
     ap.add_argument("--first-layer", choices=["dense", "prefix"], help="wide: the model's first layer")
     ap.add_argument("options", nargs="*", help="training options as key=value (JSON values)")
     args = ap.parse_args()
-    if args.what == "rows":
+    if args.what == "ray":
+        if not args.model:
+            raise SystemExit("ray needs --model MODEL")
+        ray_benchmark(args.model, args.rows, args.workers, args.shard_rows, args.kill)
+    elif args.what == "rows":
         rows_benchmark(args.rows, args.format, args.options)
     else:
         wide_benchmark([int(c) for c in args.columns.split(",")], args.first_layer)

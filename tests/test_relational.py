@@ -377,7 +377,7 @@ def test_first_event_follows_the_parents_date():
 
 def test_parent_tables_get_a_fair_share_of_the_time_budget():
     from lookalike.relational.training import time_shares
-    from lookalike.relational.layout import training_frames
+    from lookalike.relational.frame import training_frames
 
     users, purchases = make_shop()
     g = lookalike.train(tables=shop_tables(users, purchases), max_epochs=1, seed=0, progress=False, model_size="small")

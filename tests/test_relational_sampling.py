@@ -151,3 +151,28 @@ def test_derived_columns_describe_every_model_frame_column(club):
     kinds = {d.kind for d in derived_columns(g.layouts_["visits"])}
     assert {"gap", "parent", "position", "lag"} <= kinds
     assert [d.kind for d in derived_columns(g.layouts_["members"])] == ["count"]
+
+
+def test_previous_events_mean_one_thing_in_training_and_continuation(club):
+    """``prev{j}.*`` and ``__pos`` have one definition: the context a continued history gives
+    each subject's next event is the training frame's row for that event (three lags here)."""
+    from dataclasses import FrozenInstanceError, replace
+
+    from lookalike.relational.frame import EventWindow, gap_values, own_values, sort_children, training_frames
+
+    _, _, g, _ = club
+    with pytest.raises(FrozenInstanceError):  # layouts are built once, then read-only
+        g.layouts_["visits"].lags = 3
+    layouts = {**g.layouts_, "visits": replace(g.layouts_["visits"], lags=3)}
+    lay = layouts["visits"]
+    frame = training_frames(layouts, g.train_tables_)[0]["visits"]
+    visits = sort_children(lay, g.train_tables_["visits"])
+    subject = pd.factorize(visits["member_id"])[0]
+    last = np.r_[subject[1:] != subject[:-1], True]  # each subject's last event: the one to continue with
+    rows = own_values(lay, visits)
+    rows["__gap"] = gap_values(lay, rows[lay.order_by], subject)
+    window = EventWindow(lay, rows[~last], subject[~last])
+    given = window.context(subject[last], frame["__pos"].to_numpy()[last])
+    assert {"prev3.kind", "prev2.__gap", "__pos"} <= set(given.columns)
+    assert given["prev3.spend"].notna().any()
+    pd.testing.assert_frame_equal(given, frame.loc[last, list(given.columns)].reset_index(drop=True), check_dtype=False)

@@ -392,7 +392,7 @@ def test_a_truncated_or_malformed_model_upload_is_400_naming_the_file(client, wo
     assert client.get("/api/models").json() == before  # nothing was added
 
 
-def test_a_related_tables_model_upload_is_refused_with_a_reason(client, tmp_path):
+def test_a_related_tables_model_upload_is_stored_as_one(client, tmp_path):
     import lookalike
 
     users = pd.DataFrame({"id": range(1, 41), "segment": ["a", "b"] * 20})
@@ -403,7 +403,11 @@ def test_a_related_tables_model_upload_is_refused_with_a_reason(client, tmp_path
     path = lookalike.train(tables=tables, max_epochs=1, seed=0, progress=False, model_size="small").save(
         tmp_path / "shop.lookalike")
     r = client.post("/api/models", files={"file": ("shop.lookalike", path.read_bytes())})
-    assert r.status_code == 415 and "related-tables" in r.json()["detail"], r.text
+    assert r.status_code == 201, r.text
+    m = r.json()
+    assert m["kind"] == "relational" and m["name"] == "shop" and not m["has_qa_data"]
+    assert [(t["name"], t["parent"]) for t in m["tables"]] == [("users", None), ("orders", "users")]
+    assert client.delete(f"/api/models/{m['id']}").status_code == 204
 
 
 def test_delete_output(tmp_path, workspace):
@@ -541,6 +545,23 @@ def test_every_route_answers_a_real_request(workspace, tmp_path):
         assert rep in {r["id"] for r in call("GET", "/api/reports", 200).json()}
         assert "<h2>Summary" in call("GET", f"/api/reports/{rep}/html", 200).text
         assert call("GET", f"/api/reports/{rep}/json", 200).json()["rows"]["synthetic"] == 50
+        # related tables: a schema of two datasets, changed, replaced, trained (cancelled), deleted
+        owners = call("POST", "/api/datasets", 201, files={"file": ("owners.csv", csv_bytes(
+            pd.DataFrame({"id": range(1, 31), "city": ["a", "b", "c"] * 10})))}).json()
+        pets = call("POST", "/api/datasets", 201, files={"file": ("pets.csv", csv_bytes(
+            pd.DataFrame({"owners_id": [i % 30 + 1 for i in range(90)], "age": range(90)})))}).json()
+        tables = [{"dataset_id": owners["id"]}, {"dataset_id": pets["id"]}]
+        sch = call("POST", "/api/schemas", 201, json={"tables": tables}).json()
+        assert sch["tables"][1]["foreign_keys"][0]["references"] == "owners"
+        assert sch["id"] in {x["id"] for x in call("GET", "/api/schemas", 200).json()}
+        assert call("GET", f"/api/schemas/{sch['id']}", 200).json()["proposed"]["owners"] == ["primary_key"]
+        assert call("PATCH", f"/api/schemas/{sch['id']}", 200,
+                    json={"tables": [{"name": "pets", "order_by": "age"}]}).json()["tables"][1]["order_by"] == "age"
+        assert call("PUT", f"/api/schemas/{sch['id']}", 200, json={"name": "zoo", "tables": tables}).json()["name"] == "zoo"
+        job = call("POST", f"/api/schemas/{sch['id']}/train", 202, json={"options": LONG}).json()
+        call("POST", f"/api/jobs/{job['id']}/cancel", 200)
+        assert wait(c, job, timeout=15)["status"] == "cancelled"
+        call("DELETE", f"/api/schemas/{sch['id']}", 204)
         # deletes: each thing is gone afterwards
         for kind, id in (("outputs", out_id), ("models", up["id"]), ("datasets", d["id"])):
             call("DELETE", f"/api/{kind}/{id}", 204)

@@ -110,9 +110,13 @@ def _setup_logging(quiet: bool) -> None:
 
 @app.command()
 def train(
-    data: Optional[Path] = typer.Argument(None, help="Training table: CSV (optionally .gz) or Parquet (or --config)."),
+    data: Optional[str] = typer.Argument(None, help="Training table: CSV (optionally .gz) or Parquet (or --config); or a "
+                                         "database URL: postgresql://user@host:5432/db, sqlite:///file.db, duckdb:///file.duckdb."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the model file (e.g. model.lookalike)."),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="Related tables: a YAML/JSON schema file (tables, keys, options)."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="Related tables: a YAML/JSON schema file (tables, keys, options); "
+                                               "with a database URL it overrides what the catalog says for the tables it names."),
+    tables: Optional[str] = typer.Option(None, "--tables", help="Database URL: read only these tables (comma-separated, e.g. users,orders)."),
+    db_schema: Optional[str] = typer.Option(None, "--schema", help="Database URL: the PostgreSQL schema (default public) or DuckDB schema (default main)."),
     max_training_time: Optional[float] = typer.Option(None, help="Stop training after this many seconds."),
     max_epochs: Optional[int] = typer.Option(None, help="Stop training after this many epochs."),
     training_size: Optional[int] = typer.Option(None, help="Train on a random subsample of this many rows."),
@@ -121,6 +125,10 @@ def train(
     seed: Optional[int] = typer.Option(None, help="Seed for a reproducible run."),
     device: str = typer.Option("auto", help="auto|cpu|cuda."),
     report: bool = typer.Option(False, "--report", help="Also write the QA report next to the model (MODEL.report.html)."),
+    dp_epsilon: Optional[float] = typer.Option(None, "--dp-epsilon", help="Train with differential privacy at this ε "
+                                               "(e.g. 1 strong, 10 weak; needs `pip install lookalike[dp]`)."),
+    dp_delta: Optional[float] = typer.Option(None, "--dp-delta", help="δ of differential privacy (default 1e-5; keep it "
+                                             "well below 1/rows). Needs --dp-epsilon."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
 ):
     """Train a model on DATA and save it to --out."""
@@ -141,9 +149,34 @@ def train(
             options["max_epochs"] = max_epochs
         if training_size is not None:
             options["max_training_rows"] = training_size
+        if dp_delta is not None and dp_epsilon is None:
+            from .errors import ConfigError
+
+            raise ConfigError("--dp-delta needs --dp-epsilon (e.g. --dp-epsilon 5 --dp-delta 1e-6)")
+        if dp_epsilon is not None:
+            options["differential_privacy"] = {"epsilon": dp_epsilon, **({"delta": dp_delta} if dp_delta is not None else {})}
+        from .db import is_database_url, mask_url
         from .generator import check_model_path
         from .io import check_writable
 
+        if is_database_url(data):  # related tables from a database's catalog (a schema file may override)
+            _not_for_related_tables(("--holdout", holdout, "a share of subjects is kept aside (holdout_share)"))
+            check_writable(check_model_path(out))
+            include = [t.strip() for t in tables.split(",") if t.strip()] if tables is not None else None
+            rg = lookalike.train(tables=data, include=include, db_schema=db_schema, overrides=config_file,
+                                 **{k: v for k, v in options.items() if k != "types" or v})
+            path = rg.save(out)
+            typer.echo(f"model written to {path} (tables {', '.join(rg.tables)} from {mask_url(data)}, "
+                       f"{rg.training_['seconds']:.1f}s)")
+            if report:
+                html = path.with_name(path.name + ".report.html")
+                _echo_relational(rg.report(out=html, seed=seed or 0), html)
+            return
+        if tables is not None or db_schema is not None:
+            from .errors import ConfigError
+
+            raise ConfigError("--tables and --schema apply to a database URL (e.g. lookalike train sqlite:///shop.db "
+                              "--tables users,orders); for files, list the tables in a --config schema file")
         if config_file is not None:  # related tables: the schema file names every table
             _not_for_related_tables(
                 ("DATA", data, f"the tables come from {config_file}; leave DATA out"),
@@ -167,7 +200,10 @@ def train(
         g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
         path = g.save(out)
         t = g.training_
-        typer.echo(f"model written to {path} ({t['rows']} rows, {t['epochs']} epochs, {t['seconds']:.1f}s)")
+        dp = t.get("differential_privacy")
+        typer.echo(f"model written to {path} ({t['rows']} rows, {t['epochs']} epochs, {t['seconds']:.1f}s"
+                   + (f", differential privacy: ε {dp['epsilon_spent']:g} spent of {dp['epsilon']:g}, δ {dp['delta_spent']:g}"
+                      if dp else "") + ")")
         if report:
             html = path.with_name(path.name + ".report.html")
             m = g.report(out=html, progress=not quiet)
@@ -179,7 +215,8 @@ def train(
 @app.command()
 def generate(
     model: Path = typer.Argument(..., help="Model file written by `lookalike train`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .csv, .csv.gz or .parquet."),
+    out: str = typer.Option(..., "--out", "-o", help="Output file: .csv, .csv.gz or .parquet; related tables: a folder, "
+                            ".sqlite/.duckdb file, or database URL (postgresql://…/db, sqlite:///file.db, duckdb:///file.duckdb)."),
     rows: Optional[int] = typer.Option(None, "--rows", "-n", help="Number of rows (default: as many as were trained on)."),
     seed: Optional[int] = typer.Option(None, help="Seed: same model, options and seed give the same rows."),
     temperature: float = typer.Option(1.0, help="Below 1: more typical rows; above 1: more diverse."),
@@ -191,36 +228,63 @@ def generate(
     device: str = typer.Option("auto", help="auto|cpu|cuda."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     size: list[str] = typer.Option([], "--size", help="Related tables: subject table size TABLE=ROWS (repeatable); --out is a folder or .sqlite."),
+    replace: bool = typer.Option(False, "--replace", help="Database URL --out: drop and rewrite tables of the same names already there."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Scaling out: draw this many shards at a time in local processes "
+                                "(--out is a folder of Parquet parts); with --ray, at most this many Ray tasks at a time."),
+    shard_rows: Optional[int] = typer.Option(None, "--shard-rows", help="Scaling out: rows per shard and Parquet part (default "
+                                             "100000); the rows depend on the seed and this, not on the workers."),
+    ray: bool = typer.Option(False, "--ray", help="Scaling out: draw the shards as Ray tasks (needs Ray: the `ray` "
+                             "extra of lookalike); --out is a folder of Parquet parts."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster to connect to "
+                                              "(e.g. auto, or ray://head:10001); default: start Ray on this machine."),
 ):
-    """Generate synthetic rows from MODEL into --out (streamed in batches)."""
+    """Generate synthetic rows from MODEL into --out (streamed in batches; with a folder, in Parquet parts)."""
     _setup_logging(quiet)
 
     def go():
+        from .db import is_database_url, mask_url
         from .errors import ConfigError
         from .io import check_output_path, check_writable
         from .relational.artifact import FORMAT as RELATIONAL, model_format
 
-        if model_format(model) == RELATIONAL:  # related tables: one file per table, or a SQLite file
+        to_db = is_database_url(out)
+        if model_format(model) == RELATIONAL:  # related tables: a folder, a database file or a database URL
             _not_for_related_tables(
                 ("--rows", rows, "set each subject table's size with --size TABLE=N (e.g. --size users=1000)"),
                 ("--seed-data", seed_data, "seeded generation is for one-table models"),
                 ("--impute", impute, "imputing columns is for one-table models"),
                 ("--rebalance", rebalance, "rebalancing is for one-table models"),
-                ("--fairness", fairness, "fairness constraints are for one-table models"))
-            check_writable(out)
+                ("--fairness", fairness, "fairness constraints are for one-table models"),
+                *((name, value, "scaling out is for one-table models for now (subjects with their children "
+                   "are not sharded yet); generate related tables in one process")
+                  for name, value in (("--workers", workers if workers != 1 else None), ("--shard-rows", shard_rows),
+                                      ("--ray", ray or None), ("--ray-address", ray_address))))
+            if not to_db:
+                check_writable(Path(out))
             rg = _load(model, device=device)
-            rg.sample(_parse_sizes(size), seed=seed, out=out, temperature=temperature, top_p=top_p)
-            typer.echo(f"wrote {', '.join(rg.tables)} to {out}")
+            rg.sample(_parse_sizes(size), seed=seed, out=out if to_db else Path(out), temperature=temperature,
+                      top_p=top_p, replace=replace)
+            typer.echo(f"wrote {', '.join(rg.tables)} to {mask_url(out) if to_db else out}")
             return
+        if to_db:
+            raise ConfigError("writing to a database needs a related-tables model (train on a database or with "
+                              "--config); for this one-table model write a .csv or .parquet file")
+        if replace:
+            raise ConfigError("--replace applies to a database URL --out")
+        out_path = Path(out)
         if size:
             raise ConfigError("--size is for related-tables models; for this one-table model use --rows N")
         if rows is not None and rows < 1:
             raise ConfigError(f"--rows must be a positive number of rows, got {rows}")
-        check_output_path(out)
+        from .distributed import sharded
+
+        if not sharded(out, workers, shard_rows, ray, ray_address):  # a folder is checked as its parts are written
+            check_output_path(out_path)
         g = _load(model, device=device)
         path = g.sample(rows, seed=seed, temperature=temperature, top_p=top_p, out=out, progress=not quiet,
                         seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"),
-                        fairness=_json_option(fairness, "--fairness"))
+                        fairness=_json_option(fairness, "--fairness"), workers=workers, shard_rows=shard_rows,
+                        ray=ray, ray_address=ray_address)
         typer.echo(f"wrote {path}")
 
     _run(go)
@@ -261,6 +325,8 @@ def report(
     seed_data: Optional[Path] = typer.Option(None, "--seed-data", help="With MODEL: score seeded generation (Data QA beside Model QA)."),
     impute: list[str] = typer.Option([], "--impute", help="With MODEL: score data generated with this column imputed."),
     rebalance: Optional[str] = typer.Option(None, help="With MODEL: score rebalanced data (JSON, as for generate)."),
+    attacks: bool = typer.Option(True, "--attacks/--no-attacks",
+                                 help="Run the privacy attacks (singling out, linkability, inference; needs a holdout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Write the QA report: accuracy, privacy, fake-vs-real discriminator, ML utility."""
@@ -283,16 +349,17 @@ def report(
                 return
             controls = dict(seed_data=seed_data, impute=impute or None, rebalance=_json_option(rebalance, "--rebalance"))
             m = g.report(out=out, json_out=json_out, target=target, seed=seed, progress=not quiet, holdout=holdout,
-                         train=train, **{k: v for k, v in controls.items() if v is not None})
+                         train=train, attacks=attacks, **{k: v for k, v in controls.items() if v is not None})
         else:
             if synthetic is None or train is None:
                 raise ConfigError("pass a MODEL file, or both --synthetic and --train")
             from .qa import report as qa_report
 
             m = qa_report(synthetic, train, holdout=holdout, target=target, out=out, json_out=json_out,
-                          seed=seed, progress=not quiet)
+                          seed=seed, progress=not quiet, attacks=attacks)
         typer.echo(f"QA report written to {out}: accuracy {m.accuracy.overall:.3f}"
-                   + (f", DCR share {m.privacy.dcr_share:.3f}" if getattr(m.privacy, "dcr_share", None) is not None else ""))
+                   + (f", DCR share {m.privacy.dcr_share:.3f}" if getattr(m.privacy, "dcr_share", None) is not None else "")
+                   + (f", privacy attacks: {m.privacy.attacks.verdict} risk" if m.privacy.attacks is not None else ""))
 
     _run(go)
 
@@ -350,12 +417,23 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
             about = {"columns": {c.name: c.kind for c in g.schema_.columns},
                      "encoding": {e.name: e.describe() for e in g.encoder_.encoders if hasattr(e, "describe")},
                      "network": {"size": g.config_.model_size, "first_layer": g.model_.first_layer}}
+            if g.text_ is not None:  # text columns: their tokenizers and the model writing them
+                m = g.text_.model
+                about["text_model"] = {"columns": {c: g.encoder_.encoder(c).describe() for c in g.text_.columns},
+                                       "vocab_size": m.vocab_size, "embedding": m.embed, "hidden": m.hidden,
+                                       "layers": m.layers, "never_replay": sorted(g.text_.replay)}
+            dp = g.training_.get("differential_privacy")
+            about["differential_privacy"] = (f"ε {dp['epsilon_spent']:g} spent (of {dp['epsilon']:g} requested), "
+                                             f"δ {dp['delta_spent']:g}" if dp else "no")
         else:  # related tables: how they hang together, then each table's columns
             from dataclasses import asdict
 
             from .relational.layout import derived_columns
 
-            about = {"tables": {name: {
+            source = g.training_.get("source")
+            about = {"source": {"kind": source["kind"], "schema": source.get("schema"), "tables": list(source["tables"])}
+                     if source else {"kind": "files or data frames"},
+                     "tables": {name: {
                 "rows": lay.rows, "primary_key": lay.primary_key,
                 "belongs_to": lay.parent and f"{lay.parent} (via {lay.parent_fk})",
                 "references": {r.column: r.references for r in lay.plain_refs},
@@ -363,7 +441,8 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
                 "columns": {c: lay.kinds[c] for c in lay.columns},
                 "derived_columns": [asdict(d) for d in derived_columns(lay)],
             } for name, lay in ((n, g.layouts_[n]) for n in g.tables)}}
-        typer.echo(json.dumps({**about, "training": g.training_, "config": g.config_.model_dump(mode="json")},
+        training = {k: v for k, v in g.training_.items() if k != "source"}  # the source is shown above
+        typer.echo(json.dumps({**about, "training": training, "config": g.config_.model_dump(mode="json")},
                               indent=2, default=str))
 
     _run(go)
@@ -375,6 +454,8 @@ def serve(
     port: int = typer.Option(8000, help="Port."),
     data_dir: Path = typer.Option(Path("lookalike-data"), help="Where datasets, models, outputs and the SQLite state live."),
     token: Optional[str] = typer.Option(None, envvar="LOOKALIKE_TOKEN", help="API token (required beyond localhost)."),
+    allow_host: list[str] = typer.Option([], help="Another host name requests may be addressed to (repeatable), "
+                                                  "e.g. a reverse proxy's; localhost and --host always are."),
 ):
     """Start the local web app and REST API (OpenAPI docs at /docs)."""
     _setup_logging(False)
@@ -382,7 +463,7 @@ def serve(
     def go():
         from .server import run
 
-        run(host=host, port=port, data_dir=data_dir, token=token)
+        run(host=host, port=port, data_dir=data_dir, token=token, allowed_hosts=tuple(allow_host))
 
     _run(go)
 

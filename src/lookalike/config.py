@@ -14,6 +14,31 @@ from .errors import ConfigError
 
 ColumnType = Literal["numeric", "categorical", "datetime", "boolean", "key", "text", "exclude"]
 
+# differential privacy defaults (``lookalike.privacy.dp``)
+DP_DEFAULT_EPSILON = 5.0  # moderate (deployed DP releases use ~1-10); 1 is strong
+DP_DEFAULT_DELTA = 1e-5  # data-independent; pass a smaller one for tables of more than ~100k rows
+DP_PREPROCESSING_SHARE = 0.3  # share of ε calibrating the statistics alone (measured best at 0.25-0.4 on adult)
+DP_EPOCHS = 8.0  # expected passes over the rows; the noise is calibrated for them
+
+
+class DifferentialPrivacy(BaseModel):
+    """The ``differential_privacy`` option: the (ε, δ) budget of the whole model file
+    (statistics and training, composed), one row being one person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epsilon: float = Field(default=DP_DEFAULT_EPSILON, gt=0, le=1000, description="Privacy budget ε (smaller: more private).")
+    delta: float = Field(default=DP_DEFAULT_DELTA, gt=0, lt=1e-2,
+                         description="δ: the chance the ε bound fails; keep it well below 1/rows.")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Per-row gradient clipping norm of DP-SGD.")
+    epochs: float = Field(default=DP_EPOCHS, gt=0, le=1000,
+                          description="Expected passes over the rows (a fixed number: no early stopping under DP).")
+    preprocessing_share: float = Field(default=DP_PREPROCESSING_SHARE, gt=0, lt=1,
+                                       description="Share of ε calibrating the noise of the encoders' statistics.")
+    any_order: bool = Field(default=True, description="Also learn the conditionals that seeded generation and "
+                            "imputation use (random column orders, as without DP); False spends the whole budget "
+                            "on the input order (better plain samples).")
+
 
 class TrainConfig(BaseModel):
     """Every option of ``lookalike.train``; all have sane defaults."""
@@ -58,6 +83,31 @@ class TrainConfig(BaseModel):
         default="small", description="Network width: small (8-dim embeddings, 64 hidden units per head), medium (12, 128), large (16, 256)."
     )
     progress: bool = Field(default=True, description="Show a progress bar.")
+    text_training_share: float = Field(
+        default=0.3, gt=0, lt=1,
+        description="Share of max_training_time for the text model when the table has text columns (the flat "
+        "model gets the rest; time it leaves unused goes to the text model).",
+    )
+    text_never_replay: bool = Field(
+        default=False,
+        description="Redraw a generated text equal to a training text (columns whose texts are mostly unique). "
+        "The model file then holds a keyed 32-bit hash of each such training text, which lets whoever holds "
+        "the file test whether a given text was probably in the training data.",
+    )
+    differential_privacy: DifferentialPrivacy | None = Field(
+        default=None,
+        description="True or {'epsilon': 1.0, 'delta': 1e-5}: train with differential privacy (DP statistics "
+        "and DP-SGD; needs `pip install lookalike[dp]`). True means epsilon 5, delta 1e-5.",
+    )
+
+    @field_validator("differential_privacy", mode="before")
+    @classmethod
+    def _dp_shorthand(cls, v):
+        if v is True:
+            return DifferentialPrivacy()
+        if v is False:
+            return None
+        return v
 
     @field_validator("types")
     @classmethod

@@ -33,3 +33,7 @@ class ConfigError(LookalikeError):
 
 class ModelFileError(LookalikeError):
     """A model file is missing, corrupt, foreign or from an incompatible version."""
+
+
+class DatabaseError(InputError):
+    """A database cannot be reached, read or written; messages never show its password."""

@@ -15,13 +15,13 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .artifact import read_model_file, write_model_file
+from .artifact import network_of, read_model_file, table_parts, write_model_file
 from .config import TrainConfig
 from .encoding import TableEncoder
 from .encoding.base import NULL
-from .errors import ConfigError, ModelFileError
+from .errors import ConfigError
 from .io import TableWriter
-from .model import FIRST_LAYERS, TabularModel
+from .model import TabularModel
 from .controls import Controls, check_sampling, null_forbidden, rebalance_targets, seed_tokens, validate
 from .sampling import fair_resample, marginal, sample_tokens
 from .schema import TableSchema
@@ -58,14 +58,16 @@ class Generator:
     """A trained synthesizer. ``sample`` makes new rows; ``save`` writes the model file.
 
     Attributes ending in ``_`` are learned state: ``schema_``, ``encoder_``, ``model_``,
-    ``config_``, ``training_`` (what happened during training). ``holdout_`` and
+    ``config_``, ``training_`` (what happened during training), ``text_`` (the text model
+    of the text columns, a ``lookalike.text.TextPart``, or None). ``holdout_`` and
     ``training_sample_`` hold real rows for the QA report; they are never written into
     the model file.
     """
 
     def __init__(self, config: TrainConfig, schema: TableSchema, encoder: TableEncoder, model: TabularModel,
-                 training: dict[str, Any] | None = None):
+                 training: dict[str, Any] | None = None, text=None):
         self.config_ = config
+        self.text_ = text
         self.schema_ = schema
         self.encoder_ = encoder
         self.model_ = model
@@ -96,6 +98,10 @@ class Generator:
         fairness: dict[str, Any] | None = None,
         out: str | os.PathLike[str] | None = None,
         progress: bool = False,
+        workers: int = 1,
+        shard_rows: int | None = None,
+        ray: bool = False,
+        ray_address: str | None = None,
     ) -> pd.DataFrame | Path:
         """Generate ``n`` synthetic rows (default: as many as the training data had).
 
@@ -112,6 +118,12 @@ class Generator:
 
         Returns a DataFrame, or, with ``out``, streams the rows to that CSV/Parquet file in
         batches (for outputs larger than memory) and returns its path.
+
+        Scaling out: with ``out`` a folder (``"big/"``) the rows are cut into shards of
+        ``shard_rows`` (default 100,000), written as ``part-00000.parquet``, ...;
+        ``workers`` draws that many shards at a time in local processes, ``ray=True`` on a
+        Ray cluster (``ray_address``, default: a local one). The rows depend on the seed and
+        the shard layout only, not on the workers or machines (``lookalike.distributed``).
         """
         controls = validate(self.encoder_, seed_data, impute, rebalance, fairness)
         if controls.seed_data is not None:
@@ -120,6 +132,14 @@ class Generator:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"number of rows must be a positive integer, got {n!r}")
         check_sampling(temperature, top_p)
+        from .distributed import sharded
+
+        if sharded(out, workers, shard_rows, ray, ray_address):
+            from .distributed import generate_shards
+
+            return generate_shards(self, int(n), controls, out, seed=seed, temperature=temperature, top_p=top_p,
+                                   workers=workers, shard_rows=shard_rows, ray=ray, ray_address=ray_address,
+                                   progress=progress)
         device = next(self.model_.parameters()).device
         gen = _torch_generator(seed, device)
         rng = np.random.default_rng(None if seed is None else [int(seed), 1])
@@ -135,15 +155,17 @@ class Generator:
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def generate_batches(self, n: int, controls: Controls, gen: torch.Generator, rng: np.random.Generator,
-                         temperature: float = 1.0, top_p: float = 1.0, progress: bool = False) -> Iterator[pd.DataFrame]:
+                         temperature: float = 1.0, top_p: float = 1.0, progress: bool = False,
+                         first_row: int = 0) -> Iterator[pd.DataFrame]:
         """The one sampling path: ``n`` rows in batches of GENERATION_BATCH under validated
         ``controls``, drawn with ``gen`` (tokens) and ``rng`` (values inside tokens). ``sample``
-        and related tables' generation (each table's model, its context given) both go here."""
+        and related tables' generation (each table's model, its context given) both go here.
+        ``first_row``: the rows' number in a larger output (a shard's), so keys continue it."""
         done = 0
         with tqdm(total=n, desc="generating", unit="row", disable=not progress, leave=False) as bar:
             while done < n:
                 m = min(GENERATION_BATCH, n - done)
-                yield self._generate(m, done, controls, gen, rng, temperature, top_p)
+                yield self._generate(m, done, controls, gen, rng, temperature, top_p, first_row + done)
                 done += m
                 bar.update(m)
 
@@ -168,6 +190,10 @@ class Generator:
             allowed = null_forbidden(self.encoder_.allowed(), [self.encoder_.subs_of(c)[0] for c in columns])
             tokens = sample_tokens(self.model_, len(part), allowed, gen, fixed, mask, temperature=temperature)
             filled = self.encoder_.decode(tokens, rng, start=start)
+            if self.text_ is not None:
+                from .text.sampling import fill_texts
+
+                filled = fill_texts(filled, self.text_, self.encoder_, tokens, gen, temperature)
             for c in columns:
                 if c not in out.columns:
                     continue
@@ -180,8 +206,9 @@ class Generator:
         return out
 
     def _generate(self, m: int, start: int, controls: Controls, gen: torch.Generator, rng: np.random.Generator,
-                  temperature: float, top_p: float) -> pd.DataFrame:
-        """One batch of ``m`` rows under the given controls."""
+                  temperature: float, top_p: float, row: int | None = None) -> pd.DataFrame:
+        """One batch of ``m`` rows under the given controls: ``start`` is its place in the seed
+        data, ``row`` (default ``start``) the number of its first row in the output (keys)."""
         enc, model = self.encoder_, self.model_
         allowed = enc.allowed()
         if controls.never_null:
@@ -223,7 +250,11 @@ class Generator:
             group_cols = [enc.subs_of(c)[0] for c in f["sensitive"] if enc.subs_of(c)]
             _, groups = np.unique(tokens[:, group_cols], axis=0, return_inverse=True)
             tokens = fair_resample(model, tokens, target, groups.reshape(-1), allowed[target], gen)
-        df = enc.decode(tokens, rng, start=start)
+        df = enc.decode(tokens, rng, start=start if row is None else row)
+        if self.text_ is not None:  # the texts, given each row's drawn columns
+            from .text.sampling import fill_texts
+
+            df = fill_texts(df, self.text_, enc, tokens, gen, temperature, top_p)
         if seed_part is not None:
             for col in seed_part.columns:
                 if col in df.columns:  # seed values come back exactly, not re-decoded
@@ -246,10 +277,12 @@ class Generator:
         progress: bool = False,
         train: pd.DataFrame | str | os.PathLike[str] | None = None,
         holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
+        attacks: bool = True,
         **controls,
     ):
         """Sample ``n`` rows and write the QA report against the training rows and the
         holdout kept aside at training time (or the ``train``/``holdout`` passed here).
+        ``attacks=False`` skips the privacy attack suite.
 
         Generation ``controls`` (``seed_data``, ``impute``, ``rebalance``, ``fairness``,
         ``temperature``, ``top_p``) shape the delivered data; the report then scores it
@@ -278,7 +311,8 @@ class Generator:
         settings = {"training": self.training_, **self.config_.model_dump(mode="json"),
                     "generation": {k: v for k, v in controls.items() if k != "seed_data"}}
         return qa_report(synthetic, train_df, holdout=holdout_df, target=target, out=out, json_out=json_out,
-                         seed=seed, progress=progress, settings=settings, model_sample=model_sample)
+                         seed=seed, progress=progress, settings=settings, model_sample=model_sample,
+                         attacks=attacks)
 
     def _qa_table(self, which: str) -> pd.DataFrame | None:
         attr = "training_sample_" if which == "train" else "holdout_"
@@ -314,30 +348,50 @@ class Generator:
             "schema": self.schema_.model_dump(mode="json"),
             "encoders": self.encoder_.state(),
         }
-        written = write_model_file(path, parts, self.model_.state_dict())
+        weights = self.model_.state_dict()
+        if self.text_ is not None:
+            parts["meta"]["text_model"] = self.text_.describe()
+            weights.update({f"text.{k}": v for k, v in self.text_.model.state_dict().items()})
+        written = write_model_file(path, parts, weights)
         self._path = written
         return written
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "auto") -> Generator:
+        """Load a model file written by ``save``. The file is untrusted input: a damaged,
+        tampered or foreign one raises ``ModelFileError`` naming what is wrong, before
+        anything big is allocated."""
         parts, state = read_model_file(path)
-        m = parts["meta"]["model"]
-        first_layer = m.get("first_layer", "dense")  # files from before the choice are dense
-        if first_layer not in FIRST_LAYERS:
-            raise ModelFileError(f"model file '{path}' has a first layer {first_layer!r} this lookalike does not know "
-                                 f"(it knows {', '.join(FIRST_LAYERS)}); upgrade lookalike")
-        model = TabularModel(m["cardinalities"], m["column_of_sub"], size=m["size"], first_layer=first_layer)
-        model.load_state_dict(state)
+        net = network_of(parts["meta"], path)
+        config, schema, encoder = table_parts(parts, net, path)
+        model = TabularModel(net.cardinalities, net.column_of_sub, size=net.size, first_layer=net.first_layer)
+        text = _load_text(parts["meta"], net, encoder, state, path)
+        model.load_state_dict(state)  # shapes and names were checked against the network already
         model.to(pick_device(device)).eval()
-        g = cls(
-            TrainConfig.model_validate(parts["config"]),
-            TableSchema.model_validate(parts["schema"]),
-            TableEncoder.from_state(parts["encoders"]),
-            model,
-            parts["meta"].get("training", {}),
-        )
+        if text is not None:
+            text.model.to(pick_device(device)).eval()
+        training = parts["meta"].get("training", {})
+        g = cls(config, schema, encoder, model, training if isinstance(training, dict) else {}, text=text)
         g._path = Path(path)
         return g
+
+
+def _load_text(meta: dict[str, Any], net, encoder: TableEncoder, state: dict[str, torch.Tensor], path):
+    """The text model of a model file (None: it has no text columns); its tensors leave ``state``."""
+    from .artifact import check_text_network, text_network_of
+
+    desc = text_network_of(meta, net, path)
+    check_text_network(desc, encoder, path)
+    if desc is None:
+        return None
+    from .text import TextPart
+    from .text.model import TextModel, TextVocab
+
+    vocab = TextVocab.of([encoder.encoder(c).vocab_ for c in desc.columns])
+    model = TextModel(desc.context_cardinalities, desc.vocab_size, len(desc.columns), embed=desc.embed,
+                      hidden=desc.hidden, layers=desc.layers)
+    model.load_state_dict({k[len("text."):]: state.pop(k) for k in [k for k in state if k.startswith("text.")]})
+    return TextPart(desc.columns, vocab, model, desc.replay_key, desc.replay)
 
 
 def qa_sidecar(model_path: str | os.PathLike[str], which: str) -> Path:

@@ -121,9 +121,10 @@ def infer_schema(df: pd.DataFrame, types: dict[str, str] | None = None, name: st
     for c in cols:
         if c.kind == "text":
             log.warning(
-                "table '%s', column '%s': looks like free text (%d distinct values); it is modelled as a "
-                "category and only values shared by several rows are reproduced, the rest become _RARE_. "
-                "Pass types={'%s': 'exclude'} to drop it.",
+                "table '%s', column '%s': looks like free text (%d distinct values); a character model writes "
+                "its values given each row (under differential privacy it is a category: values shared by "
+                "several rows, the rest _RARE_). Pass types={'%s': 'categorical'} to keep it a category, "
+                "or 'exclude' to drop it.",
                 name, c.name, c.n_unique, c.name,
             )
     return TableSchema(name=name, columns=cols)

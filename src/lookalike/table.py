@@ -13,7 +13,8 @@ import torch
 
 from . import model as network
 from .config import make_config
-from .encoding import TableEncoder
+from .encoding import TableEncoder, dp_weights
+from .encoding.text import TextEncoder
 from .errors import ConfigError
 from .generator import Generator, training_summary
 from .io import read_table
@@ -57,9 +58,21 @@ def train_table(
     unknown = [c for c in config.context_columns if c not in df.columns]
     if unknown:
         raise ConfigError(f"context_columns: unknown column(s) {unknown}; the table's columns are {list(df.columns)}")
-    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone)
+    plan = None
+    if config.differential_privacy is not None:
+        from .privacy.dp import check_available, plan_dp
+
+        check_available()
+        schema = schema.model_copy(update={"columns": [c.model_copy(update={"n_unique": 0}) for c in schema.columns]})
+        weights, selection = dp_weights(schema)
+        plan = plan_dp(config.differential_privacy, weights, selection, len(df), rng.spawn(1)[0])
+    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone, dp=plan.counts if plan else None)
     context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
     tokens = compact(encoder.encode(df))
+    has_text = any(isinstance(e, TextEncoder) for e in encoder.encoders)
+    flat_config = config  # with text columns, the flat model leaves the text model its share of the time
+    if has_text and config.max_training_time is not None:
+        flat_config = config.model_copy(update={"max_training_time": config.max_training_time * (1 - config.text_training_share)})
     seed = int(rng.integers(2**62)) if config.seed is not None else None
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
@@ -72,9 +85,30 @@ def train_table(
             from .training import TrainResult, pick_device
 
             result = TrainResult(0, 0, 0.0, 0.0, "nothing_to_learn", pick_device(config.device).type)
+            if plan is not None:
+                plan.finish(0)
+        elif plan is not None:
+            from .privacy.dp import calibrate_training, fit_dp, init_marginals_dp, rake_marginals
+
+            calibrate_training(plan, config.batch_size)
+            init_marginals_dp(model, encoder.dp_marginals())
+            result = fit_dp(model, tokens, config, gen, plan, on_progress, context=context, spent=time.monotonic() - t0)
+            if not context:  # the marginals are those of plain generation (context columns are given)
+                rake_marginals(model, encoder.dp_marginals(), encoder.allowed(), gen)
         else:
-            result = fit(model, tokens, config, gen, on_progress, context=context, spent=time.monotonic() - t0)
-    g = Generator(config, schema, encoder, model, training_summary(result, len(df), time.monotonic() - t0))
+            result = fit(model, tokens, flat_config, gen, on_progress, context=context, spent=time.monotonic() - t0)
+    summary = training_summary(result, len(df), time.monotonic() - t0)
+    if plan is not None:  # the exact row count and a validation loss would be outside the accounting
+        summary.update(rows=int(round(plan.counts.rows)), val_loss=None, differential_privacy=plan.summary())
+    text = None
+    if has_text:  # then the texts, given each row's flat tokens
+        from .text.training import train_text
+
+        left = None if config.max_training_time is None else config.max_training_time - (time.monotonic() - t0)
+        text_seed = None if config.seed is None else int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
+        text, summary["text"] = train_text(encoder, df, tokens, config, text_seed, left)
+        summary["seconds"] = round(time.monotonic() - t0, 2)
+    g = Generator(config, schema, encoder, model, summary, text=text)
     g.holdout_ = hold if len(hold) else None
     g.training_sample_ = df if len(df) <= MAX_TRAINING_SAMPLE_FOR_QA else df.sample(
         MAX_TRAINING_SAMPLE_FOR_QA, random_state=np.random.RandomState(0))

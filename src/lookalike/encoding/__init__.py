@@ -10,11 +10,12 @@ import pandas as pd
 
 from ..schema import TableSchema
 from .base import ColumnEncoder
-from .categorical import BooleanEncoder, CategoricalEncoder, TextEncoder
+from .categorical import BooleanEncoder, CategoricalEncoder, TextCategoryEncoder
 from .datetime import DatetimeEncoder
 from .numeric import NumericEncoder
 from .keys import KeyEncoder
 from .simple import ConstantEncoder, EmptyEncoder
+from .text import TextEncoder
 
 ENCODERS: dict[str, type[ColumnEncoder]] = {
     e.kind: e
@@ -23,6 +24,7 @@ ENCODERS: dict[str, type[ColumnEncoder]] = {
         KeyEncoder, ConstantEncoder, EmptyEncoder,
     )
 }
+ENCODERS["text_category"] = TextCategoryEncoder  # text under DP: its state's kind stays "text"
 
 
 @dataclass
@@ -46,19 +48,28 @@ class TableEncoder:
 
     @classmethod
     def fit(cls, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator, config,
-            key_rows: pd.DataFrame | None = None) -> TableEncoder:
-        """``key_rows``: every real row (holdout included), which new keys must all avoid."""
+            key_rows: pd.DataFrame | None = None, dp=None) -> TableEncoder:
+        """``key_rows``: every real row (holdout included), which new keys must all avoid.
+        ``dp``: a ``NoisyCounts``; every encoder then learns from DP statistics only."""
         encoders = []
         for col in schema.columns:
             if col.kind == "exclude":
                 continue
-            enc = ENCODERS[col.kind](col.name, col.dtype)
-            rows = key_rows if col.kind == "key" and key_rows is not None else df
-            enc.fit(rows[col.name], rng, protect=_protects(col.kind, config))
+            kind = dp_kind(col.kind) if dp is not None else col.kind
+            enc = ENCODERS[kind](col.name, col.dtype)
+            if dp is not None:
+                enc.fit_dp(df[col.name], rng, dp)
+            else:
+                rows = key_rows if col.kind == "key" and key_rows is not None else df
+                enc.fit(rows[col.name], rng, protect=_protects(col.kind, config))
             if isinstance(enc, CategoricalEncoder):
                 enc.replace_rare_ = config.rare_category_replacement
             encoders.append(enc)
         return cls(encoders)
+
+    def dp_marginals(self) -> list[np.ndarray | None]:
+        """Per sub-column, the noisy token counts the DP fit released (None: none)."""
+        return [m for e in self.encoders for m in getattr(e, "dp_marginals", [None] * len(e.cardinalities))]
 
     @property
     def columns(self) -> list[str]:
@@ -104,6 +115,27 @@ class TableEncoder:
     @classmethod
     def from_state(cls, state: list[dict[str, Any]]) -> TableEncoder:
         return cls([ENCODERS[s["kind"]].from_state(s) for s in state])
+
+
+def dp_kind(kind: str) -> str:
+    """The encoder a column gets under DP: a constant's value is released only if its noisy
+    count passes the categories' threshold, so it is a category there."""
+    if kind == "text":  # DP-trained text generation does not exist yet: texts are categories
+        return "text_category"
+    return "categorical" if kind == "constant" else kind
+
+
+def dp_weights(schema: TableSchema) -> tuple[list[float], int]:
+    """The DP statistics' query weights for a schema (before any data is read), and how
+    many of them select categories from an unbounded domain."""
+    weights, selection = [], 0
+    for col in schema.columns:
+        if col.kind == "exclude":
+            continue
+        enc = ENCODERS[dp_kind(col.kind)]
+        weights.append(enc.dp_weight(col.dtype))
+        selection += issubclass(enc, CategoricalEncoder)
+    return weights, selection
 
 
 def _protects(kind: str, config) -> bool:

@@ -27,6 +27,23 @@ class ColumnEncoder:
     def fit(self, s: pd.Series, rng: np.random.Generator, protect: bool) -> ColumnEncoder:
         return self
 
+    # --- differential privacy (``lookalike.privacy.dp``) ------------------------------
+    @classmethod
+    def dp_weight(cls, dtype: str) -> float:
+        """The weight of the DP histogram queries ``fit_dp`` makes (0: it learns nothing
+        from the values), planned from the schema before any data is read."""
+        return 0.0
+
+    def fit_dp(self, s: pd.Series, rng: np.random.Generator, dp) -> ColumnEncoder:
+        """Learn the state from DP statistics only: ``dp`` is a ``NoisyCounts``. Encoders
+        that learn nothing from the values keep ``fit``. Also sets ``dp_marginals`` (not
+        saved): per sub-column, noisy token counts to start the model's heads at, or None."""
+        if self.dp_weight(self.dtype):
+            raise NotImplementedError(f"{type(self).__name__} has no DP fit")
+        self.fit(s, rng, protect=False)
+        self.dp_marginals = [None] * len(self.cardinalities)
+        return self
+
     @property
     def cardinalities(self) -> list[int]:
         """Number of tokens of each sub-column (empty when the column is not modelled)."""

@@ -37,6 +37,29 @@ class CategoricalEncoder(ColumnEncoder):
         self.replace_rare_ = "rare"
         return self
 
+    @classmethod
+    def dp_weight(cls, dtype: str) -> float:
+        return 1.0
+
+    def fit_dp(self, s: pd.Series, rng: np.random.Generator, dp) -> CategoricalEncoder:
+        """DP state: one noisy histogram of null and the categories; a category is kept
+        only when its noisy count passes the partition-selection threshold, so one held
+        by a single row appears with probability at most δ. Frequencies are the noisy ones."""
+        counts = s.dropna().map(_jsonable).value_counts(sort=False)
+        noisy = dp.counts(np.concatenate([[float(s.isna().sum())], counts.to_numpy(dtype=float)]))
+        null, cats = noisy[0], noisy[1:]
+        keep = np.flatnonzero(cats >= dp.selection())
+        keep = keep[np.argsort(-cats[keep], kind="stable")]
+        self.categories_ = [_jsonable(counts.index[i]) for i in keep]
+        self.frequencies_ = [int(round(cats[i])) for i in keep]
+        self.has_null_ = bool(null >= dp.presence())
+        null = max(null, 0.0) if self.has_null_ else 0.0
+        rare = max(dp.rows - null - float(np.sum(cats[keep])), 0.0)  # the rows of the categories left out
+        self.has_rare_ = bool(rare >= dp.presence())
+        self.replace_rare_ = "rare"
+        self.dp_marginals = [np.array([null, rare, *cats[keep]])]
+        return self
+
     @property
     def cardinalities(self) -> list[int]:
         return [2 + len(self.categories_)]
@@ -77,8 +100,10 @@ class BooleanEncoder(CategoricalEncoder):
         return restore_dtype(out, self.dtype)
 
 
-class TextEncoder(CategoricalEncoder):
-    """Free text, modelled as a category until text generation exists: only values shared
-    by several rows can come back; everything else is _RARE_."""
+class TextCategoryEncoder(CategoricalEncoder):
+    """Free text as a category: only values shared by several rows come back, the rest is
+    _RARE_. What text columns get under differential privacy (DP-trained text generation
+    does not exist yet) and what model files from before text generation hold; otherwise
+    ``encoding/text.py`` with the text model."""
 
     kind = "text"

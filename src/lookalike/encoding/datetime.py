@@ -29,6 +29,21 @@ class DatetimeEncoder(NumericEncoder):
         self.decimals_ = 0
         return self
 
+    def _dp_range_edges(self) -> np.ndarray:
+        """Five-year spans, 1700-2300, in seconds (data-independent)."""
+        starts = np.array([f"{y}-01-01" for y in range(1700, 2301, 5)], dtype="datetime64[s]")
+        return starts.astype("int64").astype("float64")
+
+    def fit_dp(self, s: pd.Series, rng: np.random.Generator, dp) -> DatetimeEncoder:
+        """DP state as for numbers, on a grid of years; dates vs times from the noisy
+        resolution histogram."""
+        sample = s.dropna().astype(str).head(1)
+        self.iso_t_ = bool(len(sample) and "T" in sample.iloc[0])  # the format, not a value
+        super().fit_dp(s, rng, dp)
+        self.date_only_ = bool(self.unit_ and self.unit_ % DAY == 0)
+        self.decimals_ = 0
+        return self
+
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.Series:
         secs = self.decode_values(tokens, rng)
         if self.date_only_:

@@ -74,6 +74,21 @@ class KeyEncoder(ColumnEncoder):
             self.shape_, self.prefix_, self.start_ = found
         return self
 
+    def fit_dp(self, s: pd.Series, rng: np.random.Generator, dp) -> KeyEncoder:
+        """Under differential privacy new keys may not depend on the real ones: UUIDs for
+        string keys; numbers count up from a random point far above usual ids."""
+        self.numeric_ = bool(pd.api.types.is_numeric_dtype(s))
+        rng = rng.spawn(1)[0]
+        if self.numeric_:
+            base = self.dtype.lower()
+            top = int(np.iinfo(base).max) if base.startswith(("int", "uint")) else 2**53
+            self.style_, self.start_, self.step_ = "int", int(rng.integers(top // 4, top // 2)), 1
+        else:
+            self.style_, self.upper_ = "uuid", False
+            self.salt_ = f"{int(rng.integers(2**62)):016x}"
+        self.dp_marginals = []
+        return self
+
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.Series:
         n = len(tokens)
         style = getattr(self, "style_", None)

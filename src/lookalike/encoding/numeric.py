@@ -19,6 +19,8 @@ every value is a multiple of), so integer-ness and precision are exact.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,15 @@ STEP_MULTIPLES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000,
 MIN_STEP_SHARE = 0.02  # a rounding step is kept when this share of values has it ...
 STEP_OVER_CHANCE = 2.0  # ... and at least this many times what chance would give
 MAX_GRID = 2**52  # beyond this many grid steps from zero, values are treated as continuous
+# differential privacy (fit_dp): data-independent grids and the queries' weights
+DP_DECADES = (-6, 16)  # range buckets: ±1-2-5 steps of the decades 10^-6 .. 10^16, and zero
+DP_CELLS = 100  # cells inside the live range buckets, split between them
+DP_MAX_UNIT_CELLS = 100  # a live bucket of at most this many grid values gets a cell per value
+DP_RANGE_WEIGHT = 0.25  # the range query only finds buckets holding many rows: 2x the noise is fine
+DP_RESOLUTION_WEIGHT = 0.25
+DP_FINER_SHARE = 0.02  # a unit is kept when at most this share of the values is finer
+DP_CELL_SIGMAS = 4  # cells are sized to expect this many σ of noise each at least
+DP_REST_Z = 1.0  # inside a bucket, cells below this many σ get none of its rows (noise, mostly)
 
 
 def _decimals(v: np.ndarray) -> int:
@@ -111,6 +122,144 @@ class NumericEncoder(ColumnEncoder):
         self.fine_ = self._fine_cells(rest, edges)
         self.steps_ = self._steps(rest)
         return self
+
+    # --- differential privacy --------------------------------------------------------
+    @classmethod
+    def dp_weight(cls, dtype: str) -> float:
+        return DP_RANGE_WEIGHT + 1.0 + (0.0 if cls._dp_integer(dtype) else DP_RESOLUTION_WEIGHT)
+
+    @classmethod
+    def _dp_integer(cls, dtype: str) -> bool:
+        return dtype.lower().startswith(("int", "uint"))
+
+    def _dp_range_edges(self) -> np.ndarray:
+        """The range query's data-independent buckets [e_i, e_i+1): signed 1-2-5 steps of
+        every decade (1, 2, 5, 10, 20, ...), and [0, 1e-6) for zero."""
+        pos = np.array([m * 10.0**k for k in range(*DP_DECADES) for m in (1, 2, 5)] + [10.0 ** DP_DECADES[1]])
+        return np.concatenate([-pos[::-1], [0.0], pos])
+
+    def _dp_resolutions(self) -> list[float]:
+        """Candidate units, finest first (the resolution query's buckets)."""
+        return [10.0 ** -d for d in range(6, 0, -1)] + [float(m) for m in self.unit_multiples]
+
+    def fit_dp(self, s: pd.Series, rng: np.random.Generator, dp) -> NumericEncoder:
+        """DP state from three noisy histograms: the values' resolution (non-integer
+        dtypes), which data-independent range buckets hold values (and null), and counts of
+        cells inside those buckets. Point masses are single-value cells with large noisy
+        counts; bin edges are the noisy counts' quantiles (never a data value); positions
+        inside a bin are even cells; no rounding steps."""
+        v = self.values(s)
+        isnull = np.isnan(v)
+        x = v[~isnull]
+        self.values_, self.fine_, self.steps_, self.points_ = None, None, None, []
+        self.unit_ = self._dp_unit(x, dp)
+        self.decimals_ = int(min(max(round(-math.log10(self.unit_)), 0), 6)) if self.unit_ and self.unit_ < 1 else (
+            0 if self.unit_ else 6)
+        edges = self._dp_range_edges()
+        bucket = (np.searchsorted(edges, x, side="right") - 1).clip(0, len(edges) - 2)
+        noisy = dp.counts(np.concatenate([[isnull.sum()], np.bincount(bucket, minlength=len(edges) - 1)]), DP_RANGE_WEIGHT)
+        self.has_null_ = bool(noisy[0] >= dp.presence(DP_RANGE_WEIGHT))
+        live = np.flatnonzero(noisy[1:] >= dp.presence(DP_RANGE_WEIGHT))
+        null = max(noisy[0], 0.0) if self.has_null_ else 0.0
+        if not len(live):  # no values held by enough rows to show
+            self.min_, self.max_, self.edges_ = 0.0, 0.0, []
+            self.dp_marginals = [np.array([null])]
+            return self
+        lo, hi, single, owner = self._dp_cells(edges, live, dp)
+        cell = np.searchsorted(lo, x, side="right") - 1
+        inside = (cell >= 0) & (x < hi[cell.clip(0)])
+        counts = dp.counts(np.bincount(cell[inside], minlength=len(lo)).astype(float))
+        held = noisy[1:][live]  # the live buckets' noisy row counts: the masses the cells share
+        # point masses: single values that many rows hold, by a confident margin
+        share = POINT_MASS_SHARE * held.sum() if len(lo) > MAX_DISCRETE else 0.0
+        is_point = single & (counts >= max(dp.mass(), share))
+        if is_point.sum() > MAX_POINT_MASSES:
+            is_point &= counts > np.sort(counts[is_point])[::-1][MAX_POINT_MASSES]
+        self.points_ = [float(p) for p in lo[is_point]]
+        marg = [null, *np.clip(counts[is_point], 0, None)]
+        bounds = [*self.points_]
+        # the other rows: each bucket's rest, spread over its other cells by their noisy counts
+        mass = np.zeros(len(lo))
+        for k in range(len(live)):
+            cells = np.flatnonzero((owner == k) & ~is_point)
+            left = held[k] - counts[(owner == k) & is_point].sum()
+            if not len(cells) or left <= 0:
+                continue
+            w = np.where(counts[cells] >= DP_REST_Z * dp.std(), counts[cells], 0.0)
+            mass[cells] = left * (w / w.sum() if w.sum() > 0 else np.full(len(cells), 1 / len(cells)))
+        rest = mass > 0
+        self.edges_ = []
+        if mass.sum() >= dp.presence():
+            a, b, m = lo[rest], hi[rest], mass[rest]
+            b = np.where(single[rest], a + (self.unit_ or 0.0), b)  # a value's cell [v, v + unit)
+            xs, cum = np.stack([a, b], 1).ravel(), np.stack([np.cumsum(m) - m, np.cumsum(m)], 1).ravel()
+            n_bins = int(np.clip(m.sum() // MIN_ROWS_PER_BIN, 1, N_BINS))
+            cuts = np.interp(np.linspace(0, m.sum(), n_bins + 1), cum, xs)  # the noisy quantiles
+            bin_edges = np.unique(np.concatenate([[a[0]], cuts[1:-1], [b[-1]]]))
+            if len(bin_edges) < 2:
+                bin_edges = np.array([a[0], b[-1]])
+            self.edges_ = [float(e) for e in bin_edges]
+            self.fine_ = [[float(c) for c in np.linspace(e0, e1, N_FINE + 1)] for e0, e1 in zip(bin_edges[:-1], bin_edges[1:])]
+            marg += list(np.diff(np.interp(bin_edges, xs, cum)))
+            bounds += [bin_edges[0], bin_edges[-1]]
+        if not bounds:  # values, but none held by enough rows to show
+            self.min_, self.max_ = 0.0, 0.0
+            self.dp_marginals = [np.array([null])]
+            return self
+        self.min_, self.max_ = float(min(bounds)), float(max(bounds))
+        self.dp_marginals = [np.array(marg)] + [None] * (len(self.cardinalities) - 1)
+        return self
+
+    def _dp_unit(self, x: np.ndarray, dp) -> float:
+        """The grid: 1 for integer dtypes (no query), else the coarsest candidate unit that
+        (by a noisy histogram of each value's coarsest unit) no noticeable mass is finer than;
+        0 (continuous) when values are finer than every candidate."""
+        if self._dp_integer(self.dtype):
+            return self.base_unit
+        units = self._dp_resolutions()
+        cls = np.full(len(x), -1)
+        for j, u in enumerate(units):
+            q = np.round(x / u)
+            cls[np.isclose(q * u, x, rtol=1e-12, atol=u * 1e-6) & (np.abs(q) < MAX_GRID)] = j
+        noisy = dp.counts(np.bincount(cls + 1, minlength=len(units) + 1).astype(float), DP_RESOLUTION_WEIGHT)
+        finer = np.cumsum(noisy)  # finer[j]: rows with no unit or one finer than units[j] (noise adds up)
+        coarse = noisy.sum() - finer
+        noise = dp.presence(DP_RESOLUTION_WEIGHT) * np.sqrt(np.arange(1, len(units) + 1))
+        ok = [j for j in range(len(units))
+              if finer[j] <= max(DP_FINER_SHARE * noisy.sum(), noise[j]) and finer[j] <= coarse[j]]
+        return units[ok[-1]] if ok else 0.0
+
+    def _dp_cells(self, edges: np.ndarray, live: np.ndarray, dp) -> tuple[np.ndarray, ...]:
+        """Cells [lo, hi) inside the live buckets: one per grid value where a bucket holds
+        few of them (``single``: the cell is the value lo), else even cells; ``owner``: the
+        cell's bucket (its index in ``live``)."""
+        # cells expected to hold several σ each: fewer on small tables or under more noise
+        total = np.clip(dp.rows / (DP_CELL_SIGMAS * dp.std()), 4 * len(live), DP_CELLS)
+        per = int(np.clip(total // len(live), 4, 50))
+        lo, hi, single, owner = [], [], [], []
+        for k, i in enumerate(live):
+            start = len(lo)
+            a, b = edges[i], edges[i + 1]
+            if a == 0.0 and b <= 1e-6:  # the zero bucket
+                lo.append(0.0)
+                hi.append(b)
+                single.append(True)
+                owner.append(k)
+                continue
+            u = self.unit_
+            if u and (b - a) / u <= DP_MAX_UNIT_CELLS:
+                vals = np.arange(math.ceil(a / u - 1e-9), math.ceil(b / u - 1e-9)) * u
+                vals = vals[(vals >= a) & (vals < b)]
+                lo += list(vals)
+                hi += list(vals + u)
+                single += [True] * len(vals)
+            else:
+                cut = np.linspace(a, b, per + 1)
+                lo += list(cut[:-1])
+                hi += list(cut[1:])
+                single += [False] * per
+            owner += [k] * (len(lo) - start)
+        return np.asarray(lo), np.asarray(hi), np.asarray(single, dtype=bool), np.asarray(owner)
 
     # --- the grid -------------------------------------------------------------------
     def _resolution(self, v: np.ndarray) -> float:

@@ -1,7 +1,8 @@
 """The QA report: how close, how private and how useful is a synthetic table?
 
 ``report(synthetic, train, holdout)`` scores accuracy (binned 1-, 2- and 3-way
-distributions), privacy (distances to the closest record, identical rows), a
+distributions), privacy (distances to the closest record, identical rows, the attack
+suite of ``lookalike.privacy.attacks``), a
 discriminator, optional ML utility, and association matrices; it returns a typed
 ``Metrics`` object and writes one self-contained HTML file (and optionally JSON).
 """
@@ -42,6 +43,7 @@ def report(
     title: str | None = None,
     model_sample: PathOrFrame | None = None,
     settings: dict[str, Any] | None = None,
+    attacks: bool = True,
 ) -> Metrics:
     """Score ``synthetic`` against ``train`` (and the unseen ``holdout``) and write the report.
 
@@ -50,6 +52,8 @@ def report(
     a column to predict for ML utility. ``model_sample`` is the model's unconditional
     sample when ``synthetic`` was conditioned (seeded, imputed, rebalanced): the report
     then shows Model QA (model_sample vs train) beside Data QA (synthetic vs train).
+    ``attacks`` runs the privacy attack suite (singling out, linkability, attribute and
+    membership inference; needs the holdout as its control); ``attacks=False`` skips it.
     ``out=None`` writes no HTML; ``json_out`` writes the metrics as JSON. Same seed, same
     figures.
     """
@@ -82,9 +86,10 @@ def report(
     if model_df is not None:
         rows["model_sample"] = len(model_df)
         log.info("scoring the model sample (Model QA)")
-        model_part = score(model_df, reference, target, seed, rng, progress, title="Model QA", rows=rows)
+        model_part = score(model_df, reference, target, seed, rng, progress, title="Model QA", rows=rows,
+                           attacks=attacks)
     log.info("scoring the synthetic table")
-    data_part = score(synthetic_df, reference, target, seed, rng, progress, title=title, rows=rows)
+    data_part = score(synthetic_df, reference, target, seed, rng, progress, title=title, rows=rows, attacks=attacks)
     metrics = data_part.metrics
     metrics.model = model_part.metrics if model_part is not None else None
     metrics.settings = _jsonable(dict(settings or {}))

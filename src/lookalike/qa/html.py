@@ -37,6 +37,8 @@ th{background:#eef0f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{width:220px;height:10px;background:#eef0f4;border-radius:5px;overflow:hidden}
 .bar span{display:block;height:100%;background:#2a7ae2}
 tr.top td{background:#fdecea;font-weight:600}tr.top .bar span{background:#e74c3c}
+td.v-low{background:#eafaf1;color:#1e6b3a;font-weight:600}td.v-moderate{background:#fff8e1;color:#8a6d1a;font-weight:600}
+td.v-high{background:#fdecea;color:#922;font-weight:600}td.ci{white-space:nowrap}
 """
 
 
@@ -81,6 +83,7 @@ class _Figures:
 def render(data: Part, model: Part | None, ref: Reference, metrics: Metrics) -> str:
     """The whole report page."""
     figs = _Figures()
+    dp = ((metrics.settings or {}).get("training") or {}).get("differential_privacy")
     body = [
         f"<h1>{_e(metrics.title)}</h1>",
         f'<div class="sub">lookalike QA report · generated {_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · '
@@ -97,13 +100,13 @@ def render(data: Part, model: Part | None, ref: Reference, metrics: Metrics) -> 
             "<b>Data QA</b> scores the delivered table, whose distributions differ on purpose.</div>"
         )
         body.append('<div class="part"><h2>Model QA: model sample vs training</h2>')
-        body += _part(model, ref, figs, prefix="model")
+        body += _part(model, ref, figs, prefix="model", dp=dp)
         body.append("</div>")
         body.append('<div class="part"><h2>Data QA: synthetic table vs training</h2>')
-        body += _part(data, ref, figs, prefix="data")
+        body += _part(data, ref, figs, prefix="data", dp=dp)
         body.append("</div>")
     else:
-        body += _part(data, ref, figs, prefix="data")
+        body += _part(data, ref, figs, prefix="data", dp=dp)
     page = "\n".join(body)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -113,13 +116,13 @@ def render(data: Part, model: Part | None, ref: Reference, metrics: Metrics) -> 
     )
 
 
-def _part(part: Part, ref: Reference, figs: _Figures, prefix: str) -> list[str]:
+def _part(part: Part, ref: Reference, figs: _Figures, prefix: str, dp: dict | None = None) -> list[str]:
     m = part.metrics
     out = ["<h2>Summary</h2>", _summary(m)]
     out += ["<h2>Accuracy per column</h2>", "<p>Worst first, by mean bivariate accuracy.</p>", _column_table(m)]
     out += ["<h2>Univariate distributions</h2>", _univariate(part, ref, figs)]
     out += ["<h2>Bivariate distributions</h2>", _bivariate(part, ref, figs)]
-    out += ["<h2>Privacy</h2>", _privacy(part, figs)]
+    out += ["<h2>Privacy</h2>", _dp_line(dp) + _privacy(part, figs)]
     if m.discriminator is not None:
         out += ["<h2>Discriminator</h2>", _discriminator(m)]
     if m.utility is not None:
@@ -150,6 +153,8 @@ def _summary(m: Metrics) -> str:
         _card("Identical to a training row", _pct(p.identical_share),
               f"holdout: {_pct(p.holdout_identical_share)}" if p.holdout_identical_share is not None else ""),
     ]
+    if p.attacks is not None:
+        cards.append(_card("Privacy attacks", p.attacks.verdict, "worst verdict of the attack suite"))
     if d is not None:
         top = next(iter(m.discriminator_columns.items()), None)
         hint = f"ideal 0.5 · most telling: {top[0]} ({top[1]:.2f})" if top else "ideal 0.5"
@@ -253,6 +258,16 @@ def _heatmap_pair(part: Part, ref: Reference, figs: _Figures, i: int, j: int, ac
     return figs.html(fig)
 
 
+def _dp_line(dp: dict | None) -> str:
+    """The model's differential-privacy guarantee, when it was trained with one."""
+    if not dp:
+        return ""
+    spent, asked, delta = (_e(str(dp.get(k))) for k in ("epsilon_spent", "epsilon", "delta_spent"))
+    return (f"<p><b>Differential privacy:</b> the model was trained with ε = {spent} spent (of {asked} requested), "
+            f"δ = {delta}: what the model file holds changes little when any one training row is added or "
+            "removed.</p>")
+
+
 def _privacy(part: Part, figs: _Figures) -> str:
     p = part.metrics.privacy
     rows = [
@@ -283,7 +298,87 @@ def _privacy(part: Part, figs: _Figures) -> str:
         "no closer to the training rows than unseen holdout rows are, the two histograms overlap and the DCR "
         "share is about 0.5.</p>"
     )
-    return text + table + figs.html(fig)
+    return text + table + figs.html(fig) + _attacks(part.metrics)
+
+
+_ATTACK_TEXT = {
+    "singling_out": ("Singling out",
+                     "From one synthetic row, a rule (say age = 37, job = Sales, hours &ge; 70) that fits only that "
+                     "synthetic row; it succeeds when it fits exactly one real person."),
+    "singling_out_univariate": ("Singling out (one column)",
+                                "The same with one-column rules: a value only one synthetic row has, the smallest "
+                                "or the largest number."),
+    "linkability": ("Linkability",
+                    "Two halves of a person's record (two disjoint sets of columns) are re-joined when the nearest "
+                    "synthetic row on each half is the same row."),
+}
+
+
+def _verdict(v: str) -> str:
+    return f"<td class='v-{_e(v)}'>{_e(v)}</td>"
+
+
+def _risk_row(label: str, explain: str, r) -> str:
+    return (f"<tr><td><b>{label}</b><div class='hint'>{explain}</div></td><td class='n'>{r.attempts:,}</td>"
+            f"<td class='n'>{_pct(r.attack_rate)}</td><td class='n'>{_pct(r.control_rate)}</td>"
+            f"<td class='n'>{_num(r.risk)}</td><td class='n ci'>{_num(r.ci_low)}&ndash;{_num(r.ci_high)}</td>"
+            f"{_verdict(r.verdict)}</tr>")
+
+
+def _attacks(m: Metrics) -> str:
+    """The attack suite: each attack on training rows beside the same on unseen rows."""
+    p = m.privacy
+    out = ["<h3>Attacks</h3>"]
+    if p.attacks is None:
+        return out[0] + f"<div class='note'>{_e(p.attacks_skipped or 'The privacy attacks did not run.')}</div>"
+    a = p.attacks
+    out.append(
+        "<p>What could an attacker holding the synthetic table learn about the people in the training data? Each "
+        "attack is tried on training rows and, as the <b>control</b>, on as many real rows the model never saw. "
+        "What it achieves on the control, the synthetic data reveals about anyone like them; only the excess is "
+        "a leak. <b>Risk</b> = (training &minus; control) / (1 &minus; control), 0 = nothing beyond the control, "
+        "1 = every attempt the control missed succeeds; with its 95% interval.</p>"
+        "<p class='hint'>Verdict: <b>low</b> when the risk is at most 0.05 and its interval ends at 0.10 or below; "
+        "<b>high</b> when even the interval's lower end reaches 0.10; <b>moderate</b> in between (or too few "
+        "attempts to tell). Membership: low when the AUC is at most 0.55 (upper end 0.60), high from a lower end "
+        "of 0.60.</p>"
+    )
+    head = ("<tr><th>attack</th><th>attempts</th><th>success on training rows</th><th>success on unseen rows "
+            "(control)</th><th>risk</th><th>95% interval</th><th>verdict</th></tr>")
+    rows = [_risk_row(*_ATTACK_TEXT[k], getattr(a, k)) for k in _ATTACK_TEXT if getattr(a, k) is not None]
+    if a.inference is not None:
+        worst = a.inference.columns[0]
+        rows.append(_risk_row(
+            "Attribute inference",
+            f"Knowing every other column of a person, guess one (the secret) from the nearest synthetic row: exact "
+            f"for categories, within 5 percentiles for numbers. All {len(a.inference.columns)} secret column(s) "
+            f"pooled; highest single column: <b>{_e(worst.column)}</b> (risk {_num(worst.risk)}, interval "
+            f"{_num(worst.ci_low)}&ndash;{_num(worst.ci_high)}, {worst.verdict}).",
+            a.inference.pooled.model_copy(update={"verdict": a.inference.verdict})))
+    if a.membership is not None:
+        mb = a.membership
+        rows.append(
+            "<tr><td><b>Membership inference</b><div class='hint'>Tell training rows from unseen rows by their "
+            "distance to the nearest synthetic row. AUC 0.5 = a coin flip; 1.0 = every training row is "
+            f"recognisable.</div></td><td class='n'>{mb.attempts:,} + {mb.attempts:,}</td>"
+            f"<td class='n' colspan='2'>AUC {_num(mb.auc)}</td><td class='n'>{_num(mb.advantage)} (2 AUC &minus; 1)</td>"
+            f"<td class='n ci'>{_num(mb.ci_low)}&ndash;{_num(mb.ci_high)}</td>{_verdict(mb.verdict)}</tr>")
+    out.append(f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>")
+    if a.linkability is not None:
+        lk = a.linkability
+        out.append(f"<p class='hint'>Linkability halves: {_e(', '.join(lk.columns_a))} | "
+                   f"{_e(', '.join(lk.columns_b))}. Singling-out rules are counted among {a.population:,} training "
+                   f"rows and as many unseen rows.</p>")
+    if a.inference is not None and len(a.inference.columns) > 1:
+        body = "".join(
+            f"<tr><td>{_e(c.column)}</td><td class='n'>{_pct(c.attack_rate)}</td><td class='n'>{_pct(c.control_rate)}"
+            f"</td><td class='n'>{_num(c.risk)}</td><td class='n ci'>{_num(c.ci_low)}&ndash;{_num(c.ci_high)}</td>"
+            f"{_verdict(c.verdict)}</tr>" for c in a.inference.columns)
+        out.append("<details><summary>Attribute inference per secret column</summary><div class='scroll'><table>"
+                   "<tr><th>secret</th><th>guessed on training rows</th><th>on unseen rows</th><th>risk</th>"
+                   f"<th>95% interval</th><th>verdict</th></tr>{body}</table></div></details>")
+    out += [f"<div class='note'>{_e(n)}</div>" for n in a.notes]
+    return "".join(out)
 
 
 def _records_table(records: list[Record]) -> str:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..privacy.risk import Attacks
+
 
 class AccuracyScores(BaseModel):
     """Accuracy (1 - total variation distance of binned distributions), 0..1, higher is closer."""
@@ -54,6 +56,10 @@ class Privacy(BaseModel):
     holdout_identical_share: float | None = None
     flag: bool = Field(False, description="True when the synthetic data looks too close to its training rows")
     flag_reasons: list[str] = Field(default_factory=list)
+    attacks: Attacks | None = Field(
+        None, description="the attack suite: singling out, linkability, attribute and membership inference, "
+        "each against training rows beside held-out control rows")
+    attacks_skipped: str | None = Field(None, description="why the attacks did not run, when they did not")
 
 
 class Record(BaseModel):
@@ -108,6 +114,7 @@ class Timings(BaseModel):
     discriminator: float = 0.0
     utility: float = 0.0
     correlations: float = 0.0
+    attacks: float = 0.0
     html: float = 0.0
     total: float = 0.0
 

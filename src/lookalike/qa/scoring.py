@@ -133,13 +133,15 @@ def score(
     progress: bool,
     title: str,
     rows: dict[str, int],
+    attacks: bool = True,
 ) -> Part:
-    """All metrics of ``synthetic`` against the reference."""
+    """All metrics of ``synthetic`` against the reference; ``attacks=False`` skips the
+    privacy attack suite (the slowest privacy part)."""
     from tqdm.auto import tqdm
 
     timings = Timings()
     notes: list[str] = []
-    steps = tqdm(total=5, desc=title, disable=not progress, leave=False)
+    steps = tqdm(total=6, desc=title, disable=not progress, leave=False)
     steps.set_postfix_str("accuracy")
 
     t = time.perf_counter()
@@ -155,6 +157,15 @@ def score(
     t = time.perf_counter()
     privacy, dcr_syn, dcr_syn_hold, dcr_hold = _privacy(synthetic, ref, rng)
     timings.privacy = time.perf_counter() - t
+    steps.update()
+    steps.set_postfix_str("privacy attacks")
+
+    t = time.perf_counter()
+    if attacks:
+        _attacks(privacy, synthetic, ref, target, seed)
+    else:
+        privacy.attacks_skipped = "The privacy attacks were turned off (attacks=False, CLI --no-attacks)."
+    timings.attacks = time.perf_counter() - t
     steps.update()
     steps.set_postfix_str("discriminator")
 
@@ -316,6 +327,37 @@ def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
         **fields,
     )
     return privacy, to_train.nearest, dcr_syn_hold, dcr_hold
+
+
+def _attacks(privacy: Privacy, synthetic: pd.DataFrame, ref: Reference, target: str | None, seed: int) -> None:
+    """Run the attack suite with held-out rows as the control; a high risk flags privacy."""
+    from ..privacy.attacks import run_attacks, skip_reason
+
+    reason = skip_reason(synthetic, ref.train, ref.holdout)
+    if reason is not None:
+        privacy.attacks_skipped = reason
+        return
+    log.info("running the privacy attacks")
+    a = run_attacks(synthetic, ref.train, ref.holdout, ref.columns, target=target, seed=seed, encoder=ref.encoder)
+    privacy.attacks = a
+    named = [("singling out", a.singling_out), ("singling out (one column)", a.singling_out_univariate),
+             ("linkability", a.linkability)]
+    if a.inference is not None:
+        high = [c for c in a.inference.columns if c.verdict == "high"]
+        if high:
+            named.append((f"attribute inference ({len(high)} of {len(a.inference.columns)} secret column(s) at high "
+                          f"risk; worst '{high[0].column}')", high[0]))
+    for name, r in named:
+        if r is not None and r.verdict == "high":
+            privacy.flag_reasons.append(
+                f"{name}: risk {r.risk:.2f} (95% interval {r.ci_low:.2f}-{r.ci_high:.2f}); the attack succeeds on "
+                f"{r.attack_rate:.1%} of training rows against {r.control_rate:.1%} of unseen rows")
+    m = a.membership
+    if m is not None and m.verdict == "high":
+        privacy.flag_reasons.append(
+            f"membership inference: AUC {m.auc:.3f} (95% interval {m.ci_low:.3f}-{m.ci_high:.3f}); training rows sit "
+            "closer to the synthetic rows than unseen rows do")
+    privacy.flag = bool(privacy.flag_reasons)
 
 
 def _records(rows: pd.DataFrame, scores: np.ndarray) -> list[Record]:

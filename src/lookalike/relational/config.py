@@ -33,6 +33,9 @@ def split_options(options: dict[str, Any]) -> RelationalConfig:
     for bad in ("context_columns", "types"):
         if bad in flat:
             raise ConfigError(f"option '{bad}' is set per table in related-tables training (types: in each table spec)")
+    if flat.get("differential_privacy") not in (None, False):
+        raise ConfigError("differential_privacy is not available for related tables yet (a person's rows in every "
+                          "table would have to count as one); train one table at a time, or leave the option out")
     make_config(flat)  # validate at the door
     try:
         return RelationalConfig(**rel, table_options=flat)

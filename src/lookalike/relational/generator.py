@@ -58,11 +58,15 @@ class RelationalGenerator:
 
     def sample(self, size: dict[str, int] | None = None, *, seed: int | None = None,
                out: str | os.PathLike[str] | None = None, continue_from: dict[str, Any] | None = None,
-               steps: int = 1, temperature: float = 1.0, top_p: float = 1.0) -> dict[str, pd.DataFrame]:
+               steps: int = 1, temperature: float = 1.0, top_p: float = 1.0,
+               replace: bool = False) -> dict[str, pd.DataFrame]:
         """Generate every table. ``size={"users": 10000}`` sets subject (root) tables' row
         counts (default: the input's); children follow from the model. ``out``: a folder
         (one CSV per table; ``DIR/*.parquet`` style via ``out="dir?format=parquet"`` is not
-        needed: pass a folder ending in ``.parquet`` to get Parquet) or a ``.sqlite`` file.
+        needed: pass a folder ending in ``.parquet`` to get Parquet), a ``.sqlite`` file, or a
+        database URL (``postgresql://…/shop_synth``, ``sqlite:///synth.db``,
+        ``duckdb:///synth.duckdb``): tables with the source's types and keys, written in one
+        transaction; tables already there are refused unless ``replace=True``.
 
         ``continue_from={"users": df, "purchases": df}``: real subjects with their history;
         returns the next ``steps`` events of each subject for every child table given.
@@ -82,10 +86,20 @@ class RelationalGenerator:
                                   f"from the model; set the size of '{self._root(name)}' instead")
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
                 raise ConfigError(f"size: table '{name}': expected a positive number of rows, got {n!r}")
+        from ..db import check_target, is_database_url
+
+        if is_database_url(out):  # unreachable, or tables already there: say so before generating
+            check_target(str(out), self.tables, replace)
         outputs = TableSampler(self.layouts_, self.models_).generate(size, seed, temperature, top_p)
         if out is not None:
-            write_tables(outputs, out)
+            write_tables(outputs, out, layouts=self.layouts_, source=self.source_, replace=replace)
         return outputs
+
+    @property
+    def source_(self) -> dict[str, Any] | None:
+        """What the source database's catalog declared (tables, column types, keys), when the
+        model was trained on a database; never values or credentials."""
+        return self.training_.get("source")
 
     def _root(self, name: str) -> str:
         while self.layouts_[name].parent is not None:

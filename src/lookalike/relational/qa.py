@@ -23,7 +23,8 @@ import pandas as pd
 from ..qa.accuracy import frequencies
 from ..qa.binning import ColumnBins, encode, fit_bins
 from ..qa.columns import Column, infer_columns
-from .layout import CONTEXT_KINDS, MAX_CONTEXT_CATEGORIES, TableLayout, gaps, generation_order_from, sort_children, _order_values
+from .frame import gaps, sort_children
+from .layout import CONTEXT_KINDS, MAX_CONTEXT_CATEGORIES, TableLayout, _order_values, generation_order_from
 
 
 def _acc(train: pd.DataFrame, other: pd.DataFrame, groups: list[tuple[str, ...]]) -> float | None:

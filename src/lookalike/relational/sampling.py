@@ -17,8 +17,9 @@ from ..encoding.keys import KeyEncoder
 from ..errors import ConfigError
 from ..generator import Generator
 from .keys import fill_reference, new_keys
-from .layout import (GAP, PARENT, POS, TableLayout, _order_values, count_col, from_offsets, gaps, generation_order_from,
-                     lag_col, own_frame, ref_col, sibling_summaries, sort_children, training_frames)
+from .frame import (EventWindow, gap_values, own_values, parent_columns, sibling_summaries, sort_children,
+                    training_frames)
+from .layout import GAP, POS, TableLayout, from_offsets, generation_order_from
 
 log = logging.getLogger(__name__)
 
@@ -87,40 +88,28 @@ class TableSampler:
         self._fill_references(outputs, generated, parent_row, np.random.default_rng(None if streams is None else streams[-1]))
         return outputs
 
-    def _sequences(self, name: str, parent_frame: pd.DataFrame, draw: Drawing,
-                   start: dict[str, Any] | None = None, steps: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-        """Events of table ``name`` for every parent row: step k draws the k-th event of every
-        subject with more than k events. ``start`` (continuation) gives each subject's
-        position, last order value and lag values to begin from."""
+    def _sequences(self, name: str, parent_frame: pd.DataFrame, draw: Drawing, window: EventWindow | None = None,
+                   pos0: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Events of table ``name`` for every parent row, as many as its count column says:
+        step k draws the k-th event of every subject with more than k events. ``window`` and
+        ``pos0`` (a continuation): each subject's latest events and how many it has."""
         lay = self.layouts[name]
         g = self.models[name]
         n_parent = len(parent_frame)
-        ctx = parent_frame.reindex(columns=lay.parent_context).reset_index(drop=True)
-        ctx.columns = [PARENT + c for c in lay.parent_context]
-        if start is None:
-            lengths = np.rint(pd.to_numeric(parent_frame[count_col(name)], errors="coerce").fillna(0).to_numpy())
-            lengths = lengths.clip(0).astype(np.int64)
-            pos0 = np.zeros(n_parent, dtype=np.int64)
-            lags = pd.DataFrame(index=range(n_parent), columns=[lag_col(j, c) for j in range(1, lay.lags + 1)
-                                                                 for c in lay.lagged], dtype=object)
-            last_order = pd.Series([pd.NaT if lay.order_kind == "datetime" else np.nan] * n_parent)
-            if lay.order_kind == "datetime":
-                last_order = pd.Series(pd.NaT, index=range(n_parent), dtype="datetime64[ns]")
-        else:
-            pos0 = start["pos"]
-            lengths = pos0 + steps
-            lags, last_order = start["lags"], start["last_order"]
+        ctx = parent_columns(lay, parent_frame.reset_index(drop=True), np.arange(n_parent))
+        count = parent_frame[self.layouts[lay.parent].column("count", table=name)]
+        lengths = np.rint(pd.to_numeric(count, errors="coerce").fillna(0).to_numpy()).clip(0).astype(np.int64)
+        pos0 = np.zeros(n_parent, dtype=np.int64) if pos0 is None else pos0
+        window = EventWindow(lay) if window is None else window
         frames, owners = [], []
-        k = 0
         total_steps = int((lengths - pos0).max()) if n_parent else 0
         for step in range(total_steps):
             act = np.flatnonzero(lengths > pos0 + step)
             if not len(act):
                 break
             pos = pos0[act] + step
-            seed = pd.concat([ctx.iloc[act].reset_index(drop=True), lags.iloc[act].reset_index(drop=True)], axis=1)
-            seed[POS] = pos
-            for c in seed.columns:  # object columns of lags back to their values' dtype
+            seed = pd.concat([ctx.iloc[act].reset_index(drop=True), window.context(act, pos)], axis=1)
+            for c in seed.columns:  # object columns back to their values' dtype
                 if seed[c].dtype == object:
                     seed[c] = pd.Series(seed[c].tolist())
                     if seed[c].isna().all():
@@ -131,11 +120,12 @@ class TableSampler:
             drawn = draw_rows(g, seed, len(act), lay.context, forbid, draw)
             if lay.order_by:
                 first = pos == 0
-                prev = last_order.iloc[act].reset_index(drop=True)
+                prev = window.previous_order(act)
                 gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
                        if GAP in drawn.columns else np.zeros(len(drawn)))
                 if lay.anchor:  # the first event: an offset from the parent's date
-                    own = from_offsets(lay, drawn[lay.order_by], ctx[PARENT + lay.anchor].iloc[act], draw.rng)
+                    anchor = ctx[lay.column("parent", column=lay.anchor)].iloc[act]
+                    own = from_offsets(lay, drawn[lay.order_by], anchor, draw.rng)
                 elif lay.order_kind == "datetime":
                     own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
                 else:
@@ -146,17 +136,10 @@ class TableSampler:
                     later = prev + gap
                 actual = own.where(first, later)
                 drawn[lay.order_by] = actual.to_numpy()
-                last_order.iloc[act] = actual.to_numpy()
             drawn[POS] = pos
-            for j in range(lay.lags, 1, -1):  # shift the window of previous events
-                for c in lay.lagged:
-                    lags.iloc[act, lags.columns.get_loc(lag_col(j, c))] = lags.iloc[act][lag_col(j - 1, c)].to_numpy()
-            for c in lay.lagged:
-                if c in drawn.columns:
-                    lags.iloc[act, lags.columns.get_loc(lag_col(1, c))] = drawn[c].to_numpy()
+            window.append(drawn, act)
             frames.append(drawn)
             owners.append(act)
-            k += 1
         if not frames:
             empty = draw_rows(g, None, 1, [], [], draw).iloc[:0]
             if lay.order_by:
@@ -184,7 +167,7 @@ class TableSampler:
             elif c == lay.parent_fk:
                 cols[c] = outputs[lay.parent][self.layouts[lay.parent].primary_key].to_numpy()[owner]
             elif lay.parent and c in self.layouts[lay.parent].carried.get(name, []):
-                pv = generated[lay.parent][f"{name}.{c}"].to_numpy().copy()
+                pv = generated[lay.parent][self.layouts[lay.parent].column("carried", name, c)].to_numpy().copy()
                 miss = pd.isna(pv)
                 if c in lay.nonnull and miss.any() and (~miss).any():  # never null in the input: never null here
                     pv[miss] = rng.choice(pv[~miss], int(miss.sum()))
@@ -224,7 +207,7 @@ class TableSampler:
             for ref in lay.plain_refs:
                 target = self.layouts[ref.references]
                 keys = outputs[ref.references][target.primary_key].to_numpy()
-                popularity = generated[ref.references].get(ref_col(name, ref.column))
+                popularity = generated[ref.references].get(target.column("reference_count", name, ref.column))
                 weights = None if popularity is None else pd.to_numeric(popularity, errors="coerce").to_numpy()
                 outputs[name][ref.column] = fill_reference(ref, name, self.layouts, len(outputs[name]), anc, keys, rng,
                                                            weights)
@@ -254,31 +237,14 @@ class TableSampler:
             hist = sort_children(lay, frames[name])
             hist = hist[hist[lay.parent_fk].isin(parents[parent_lay.primary_key])]
             m = parents[parent_lay.primary_key].map(hist[lay.parent_fk].value_counts()).fillna(0).astype(int).to_numpy()
-            pf[count_col(name)] = m + steps  # the subject's length once continued
-            own = own_frame(lay, hist, frames, self.layouts).reset_index(drop=True)
-            if lay.order_by:
-                own[GAP] = gaps(own[lay.order_by], lay.order_kind)
-                first = hist.groupby(lay.parent_fk, sort=False).cumcount().to_numpy() == 0
-                own.loc[first, GAP] = np.nan
-            own["__owner"] = hist[lay.parent_fk].to_numpy()
-            lags = pd.DataFrame(index=range(len(parents)), columns=[lag_col(j, c) for j in range(1, lay.lags + 1)
-                                                                    for c in lay.lagged], dtype=object)
-            index = pd.Series(np.arange(len(parents)), index=parents[parent_lay.primary_key].to_numpy())
-            grouped = own.groupby("__owner", sort=False)
-            for j in range(1, lay.lags + 1):
-                nth = grouped.nth(-j)
-                rows = index.reindex(nth["__owner"].to_numpy()).to_numpy()
-                for c in lay.lagged:
-                    lags.iloc[rows, lags.columns.get_loc(lag_col(j, c))] = nth[c].to_numpy()
-            last = pd.Series(pd.NaT if lay.order_kind == "datetime" else np.nan, index=range(len(parents)))
-            if lay.order_by:
-                if lay.order_kind == "datetime":
-                    last = last.astype("datetime64[ns]")
-                nth = grouped.nth(-1)
-                last.iloc[index.reindex(nth["__owner"].to_numpy()).to_numpy()] = _order_values(
-                    nth[lay.order_by], lay.order_kind).to_numpy()
-            frame, owner = self._sequences(name, pf, draw, start={"pos": m, "lags": lags, "last_order": last},
-                                           steps=steps)
+            pf[parent_lay.column("count", table=name)] = m + steps  # the subject's length once continued
+            # the history as the model frame holds it: own values, gaps
+            owner = pd.Series(np.arange(len(parents)), index=parents[parent_lay.primary_key].to_numpy()).reindex(
+                hist[lay.parent_fk].to_numpy()).to_numpy()
+            rows = own_values(lay, hist).reset_index(drop=True)
+            for d in lay.derived_of("gap"):
+                rows[d.name] = gap_values(lay, rows[d.column], owner)
+            frame, owner = self._sequences(name, pf, draw, EventWindow(lay, rows, owner), pos0=m)
             out = self._output(name, frame, owner, {lay.parent: pf}, {lay.parent: parents}, draw.rng)
             result[name] = out
         if not result:

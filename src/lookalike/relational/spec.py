@@ -142,10 +142,14 @@ LOOKUP_MAX_ROWS = 1_000  # a proposed parent this small ...
 LOOKUP_MIN_FANOUT = 20  # ... with this many rows per key in each referencing table is a lookup
 
 
-def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame]) -> None:
+def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame],
+                 declared: dict[str, list[tuple[str, str]]] | None = None) -> None:
     """Fill in obvious keys where the spec leaves them open: a unique ``id`` or ``<table>_id``
     column is the primary key; ``<other table>_id`` columns are foreign keys, the first one
     the context key unless it points to a *lookup* table. Explicit settings are never changed.
+    ``declared`` (table -> [(column, referenced table)], a database catalog's foreign keys)
+    takes the place of the name-based guesses for the tables it names; lookup tables and
+    context keys are decided the same way.
 
     A lookup (dimension) table is small (< LOOKUP_MAX_ROWS rows), has no keys of its own
     pointing elsewhere, and is referenced with many rows per key (>= LOOKUP_MIN_FANOUT) by
@@ -164,6 +168,9 @@ def propose_keys(specs: list[TableSpec], frames: dict[str, pd.DataFrame]) -> Non
     found: dict[str, list[tuple[str, str]]] = {}  # table -> [(column, referenced table)]
     for s in specs:
         found[s.name] = []
+        if declared is not None and s.name in declared:
+            found[s.name] = list(declared[s.name])
+            continue
         for col in frames[s.name].columns:
             if col == s.primary_key:
                 continue
@@ -355,3 +362,50 @@ def check_table_names(specs: list[TableSpec]) -> None:
     bad = [s.name for s in specs if not _SAFE.match(s.name)]
     if bad:
         raise RelationalError(f"table name(s) {bad}: use letters, digits, '_', '.' or '-' only")
+
+
+def database_specs(url: str, include: list[str] | None = None, db_schema: str | None = None,
+                   overrides: Any = None) -> tuple[list[TableSpec], dict[str, Any], Any]:
+    """A database's tables as table specs: primary and foreign keys from its catalog, then
+    the same key proposals as for files (lookup tables, the context key; names only when
+    the catalog declares no foreign key at all). ``overrides`` (a schema file, or specs as
+    for ``tables=``) changes the settings of the tables it names. Returns (specs, options
+    of the schema file, the catalog's ``DbSource``). Composite keys, and keys to tables not
+    read, are modelled as plain columns (logged)."""
+    from ..db import read_database
+
+    source, frames = read_database(url, include, db_schema)
+    specs: dict[str, TableSpec] = {}
+    declared: dict[str, list[tuple[str, str]]] = {}
+    for name, t in source.tables.items():
+        pk = t.primary_key[0] if len(t.primary_key) == 1 else None
+        if len(t.primary_key) > 1:
+            log.info("table '%s': composite primary key %s is modelled as plain columns", name, t.primary_key)
+        position = {c.name: i for i, c in enumerate(t.columns)}
+        fks = []
+        for fk in t.foreign_keys:
+            ref = source.tables.get(fk.references)
+            why = ("is composite" if len(fk.columns) != 1 else
+                   f"references table '{fk.references}', which is not read (add it to --tables)" if ref is None else
+                   "references its own table" if fk.references == name else
+                   f"references {fk.referenced_columns}, not the primary key of '{fk.references}'"
+                   if fk.referenced_columns != ref.primary_key or len(ref.primary_key) != 1 else None)
+            if why:
+                log.info("table '%s': foreign key %s %s; modelled as plain column(s)", name, fk.columns, why)
+            else:
+                fks.append((fk.columns[0], fk.references))
+        declared[name] = sorted(fks, key=lambda f: position.get(f[0], 0))
+        specs[name] = TableSpec(name=name, data=frames[name], primary_key=pk)
+    options: dict[str, Any] = {}
+    if overrides is not None:
+        given, options = parse_tables(overrides)
+        for o in given:
+            if o.name not in specs:
+                raise RelationalError(f"schema: table '{o.name}' is not among the tables read from the database "
+                                      f"({', '.join(specs)}); fix the name or add it to --tables")
+            for f in o.model_fields_set - {"name"}:
+                setattr(specs[o.name], f, getattr(o, f))
+            if o.data is not None:
+                frames[o.name] = read_table(o.data, o.name)
+    propose_keys(list(specs.values()), frames, declared if any(declared.values()) else None)
+    return list(specs.values()), options, source

@@ -1,7 +1,8 @@
 """Training related tables, straight through: parse the specs, validate them, split whole
-subjects into training and holdout, derive each table's model frame from the training
-subjects (``layout.py``), then train one flat model per table (``table.train_table``) with
-its parent/position/previous-event columns as ``context_columns``."""
+subjects into training and holdout, decide each table's layout and build its model frame
+from the training subjects (``layout.py``, ``frame.py``), then train one flat model per
+table (``table.train_table``) with its parent/position/previous-event columns as
+``context_columns``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from ..generator import Generator
 from ..table import train_table
 from .config import split_options
 from .generator import RelationalGenerator
-from .layout import GAP, TableLayout, build_layouts, column_types, generation_order_from, training_frames
+from .frame import training_frames
+from .layout import GAP, TableLayout, build_layouts, column_types, generation_order_from
 from .spec import (Link, check_table_names, context_links, dependency_order, load_frames, parse_tables, propose_keys,
                    validate)
 

@@ -31,14 +31,15 @@ def create_app(data_dir: str | os.PathLike[str], token: str | None = None, **opt
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike[str] = "lookalike-data",
-        token: str | None = None) -> None:
-    """Serve the app until interrupted. Binding beyond localhost requires ``token``."""
+        token: str | None = None, **settings) -> None:
+    """Serve the app until interrupted. Binding beyond localhost requires ``token``.
+    ``settings``: fields of ``ServerSettings`` (limits, ``allowed_hosts``)."""
     from .security import is_local
 
     if not is_local(host) and not token:
         raise ConfigError(f"binding to {host} exposes the API beyond this machine; pass --token TOKEN "
                           "(or set LOOKALIKE_TOKEN), or bind to 127.0.0.1")
-    app = create_app(data_dir, token=token or None)
+    app = create_app(data_dir, token=token or None, host=host, **settings)
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host

@@ -8,7 +8,7 @@ returns 202 and the job at once; poll ``GET /api/jobs/{id}``.
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -21,10 +21,12 @@ from fastapi.responses import FileResponse
 from .. import __version__
 from . import schemas as s
 from .store import new_id
-from .tasks import SAMPLE_CONTROLS
+from .tasks import SAMPLE_CONTROLS, model_tables
+from .uploads import check_content, save_upload
 
 GENERATION_CONTROLS = ("seed_data", *SAMPLE_CONTROLS)  # what the web app offers; the request model types them
 
+log = logging.getLogger("lookalike.server")
 router = APIRouter(prefix="/api")
 Id = Annotated[str, PathParam(pattern=s.ID_PATTERN, description="12 hex characters")]
 OptionalId = Annotated[str | None, Query(pattern=s.ID_PATTERN)]
@@ -32,8 +34,6 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newe
 Offset = Annotated[int, Query(ge=0, description="Skip this many (paging)")]
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
-PREVIEW_ROWS = 20
-COPY_CHUNK = 1 << 20
 
 
 def _ctx(request: Request):
@@ -63,30 +63,24 @@ async def info(request: Request):
              responses={400: {"model": s.Problem}, 413: {"model": s.Problem}, 415: {"model": s.Problem}})
 def upload_dataset(request: Request, file: UploadFile = File(..., description="CSV (.csv, .csv.gz, .tsv) or Parquet"),
                    name: str | None = Form(None, max_length=200)):
-    from ..io import read_table
-    from ..schema import infer_schema
-
     ctx = _ctx(request)
     suffix = _check_upload_name(file.filename, TABLE_SUFFIXES)
+    shown = Path(file.filename).name
     id = new_id()
     work = ctx.paths.work(f"upload-{id}")
     work.mkdir(parents=True)
     try:
         dest = work / f"data{suffix}"
-        _save_upload(file, dest, ctx.max_upload_bytes)
-        _check_content(dest, suffix)
-        df = read_table(dest, Path(file.filename).name)
-        schema = infer_schema(df, name=Path(file.filename).name)
-        preview = json.loads(df.head(PREVIEW_ROWS).to_json(orient="records", date_format="iso"))
+        size = save_upload(file, dest, suffix, ctx.settings)
+        check_content(dest, suffix)
+        table = ctx.parsers.inspect(dest, shown, ctx.settings)  # in a process of its own, memory capped
         final = ctx.paths.dir("datasets", id)
         final.parent.mkdir(parents=True, exist_ok=True)
-        size = dest.stat().st_size
         os.replace(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ctx.store.insert("datasets", id=id, name=name or Path(file.filename).name, file=dest.name,
-                            size_bytes=size, rows=len(df), columns=[c.model_dump() for c in schema.columns],
-                            preview=preview)
+    return ctx.store.insert("datasets", id=id, name=name or shown, file=dest.name, size_bytes=size,
+                            rows=table["rows"], columns=table["columns"], preview=table["preview"])
 
 
 @router.get("/datasets", response_model=list[s.Dataset], summary="List datasets, newest first")
@@ -122,15 +116,13 @@ def delete_dataset(request: Request, id: Id):
              responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
 def train(request: Request, id: Id, body: s.TrainRequest):
     from ..config import make_config
-    from ..io import read_table
-    from ..schema import infer_schema
 
     ctx = _ctx(request)
     row = _get(request, "datasets", id)
     options = {**body.options, "progress": False}
     config = make_config(options)  # bad options fail here, not in the job
     if config.types:  # unknown columns or impossible kinds fail now too
-        infer_schema(read_table(ctx.paths.dataset(row), row["name"]), config.types, name=row["name"])
+        ctx.parsers.inspect(ctx.paths.dataset(row), row["name"], ctx.settings, types=config.types)
     job = ctx.store.add_job("train", id, {"name": body.name, "options": config.model_dump(exclude_unset=True)})
     ctx.runner.wake()
     return job
@@ -139,7 +131,7 @@ def train(request: Request, id: Id, body: s.TrainRequest):
 # --- jobs -------------------------------------------------------------------------------
 @router.get("/jobs", response_model=list[s.Job], summary="List jobs, newest first")
 async def list_jobs(request: Request, status: s.JobStatus | None = None,
-                    kind: Literal["train", "generate", "report"] | None = None, target_id: OptionalId = None,
+                    kind: s.JobKind | None = None, target_id: OptionalId = None,
                     limit: Limit = 100, offset: Offset = 0):
     where, args = [], []
     for col, val in (("status", status), ("kind", kind), ("target_id", target_id)):
@@ -168,9 +160,14 @@ def cancel_job(request: Request, id: Id):
 
 # --- models -----------------------------------------------------------------------------
 @router.get("/models", response_model=list[s.Model], summary="List models, newest first")
-async def list_models(request: Request, dataset_id: OptionalId = None, limit: Limit = 100, offset: Offset = 0):
-    where = ("dataset_id = ?", (dataset_id,)) if dataset_id else ("", ())
-    return _ctx(request).store.list("models", *where, limit=limit, offset=offset)
+async def list_models(request: Request, dataset_id: OptionalId = None, schema_id: OptionalId = None,
+                      limit: Limit = 100, offset: Offset = 0):
+    where, args = [], []
+    for col, val in (("dataset_id", dataset_id), ("schema_id", schema_id)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            args.append(val)
+    return _ctx(request).store.list("models", " AND ".join(where), tuple(args), limit=limit, offset=offset)
 
 
 @router.get("/models/{id}", response_model=s.Model, summary="A model: columns, options, training summary")
@@ -191,6 +188,7 @@ def download_model(request: Request, id: Id):
 def upload_model(request: Request, file: UploadFile = File(..., description="A .lookalike model file"),
                  name: str | None = Form(None, max_length=200)):
     import lookalike
+    from ..artifact import check_model_size
 
     ctx = _ctx(request)
     _check_upload_name(file.filename, (".lookalike",))
@@ -199,28 +197,34 @@ def upload_model(request: Request, file: UploadFile = File(..., description="A .
     work.mkdir(parents=True)
     try:
         dest, shown = work / "model.lookalike", Path(file.filename).name
-        _save_upload(file, dest, ctx.max_upload_bytes)
+        save_upload(file, dest, ".lookalike", ctx.settings, table=False)
         with open(dest, "rb") as fh:
             is_zip = fh.read(4) == b"PK\x03\x04"
         if not is_zip:
             raise HTTPException(415, f"'{shown}' is not a lookalike model file (not a zip)")
         try:
+            check_model_size(dest, ctx.settings.max_model_bytes)  # before anything is decompressed
             g = lookalike.load(dest, device="cpu")
-        except lookalike.LookalikeError as exc:  # corrupt, foreign or too new: the message says which
+        except lookalike.LookalikeError as exc:  # corrupt, tampered, foreign or too new: the message says which
             raise HTTPException(400, str(exc).replace(str(dest), shown)) from None  # no server paths shown
-        except Exception as exc:  # an upload is untrusted input: a file that does not load is the file's fault
-            raise HTTPException(400, f"'{shown}' is not a valid lookalike model file "
-                                     f"({exc.__class__.__name__}: {exc}); upload a file written by lookalike") from None
-        if not isinstance(g, lookalike.Generator):
-            raise HTTPException(415, f"'{shown}' is a related-tables model; the web app generates from one-table "
-                                     "models so far: use `lookalike generate` for this one")
+        except Exception as exc:  # a check the loader lacks: still the file's fault, but worth a look
+            log.exception("model upload '%s' failed to load", shown)
+            raise HTTPException(400, f"'{shown}' is not a valid lookalike model file ({exc.__class__.__name__}); "
+                                     "upload a file written by lookalike") from None
         final = ctx.paths.dir("models", id)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ctx.store.insert("models", id=id, name=name or Path(file.filename).name.removesuffix(".lookalike"),
-                            dataset_id=None, job_id=None, file="model.lookalike",
+    name = name or Path(file.filename).name.removesuffix(".lookalike")
+    if not isinstance(g, lookalike.Generator):  # related tables
+        tables = model_tables(g)
+        return ctx.store.insert("models", id=id, name=name, kind="relational", dataset_id=None, job_id=None,
+                                file="model.lookalike", tables=tables,
+                                columns=[{"name": f"{t['name']}.{c['name']}", "kind": c["kind"]}
+                                         for t in tables for c in t["columns"]],
+                                training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=0)
+    return ctx.store.insert("models", id=id, name=name, dataset_id=None, job_id=None, file="model.lookalike",
                             columns=[{"name": c.name, "kind": c.kind} for c in g.schema_.columns],
                             training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=0)
 
@@ -243,8 +247,9 @@ def delete_model(request: Request, id: Id):
              responses={400: {"model": s.Problem}, 404: {"model": s.Problem}})
 def generate(request: Request, id: Id, body: s.GenerateRequest):
     ctx = _ctx(request)
-    _get(request, "models", id)
+    model = _get(request, "models", id)
     params = body.model_dump(exclude_none=True)
+    _check_generation(model, body)
     if body.seed_dataset_id:
         _get(request, "datasets", body.seed_dataset_id)
     job = ctx.store.add_job("generate", id, params)
@@ -264,7 +269,8 @@ async def get_output(request: Request, id: Id):
     return _get(request, "outputs", id)
 
 
-@router.get("/outputs/{id}/download", summary="Download a generated table as CSV or Parquet",
+@router.get("/outputs/{id}/download", summary="Download a generated table as CSV or Parquet (related tables: "
+                                                 "a zip of CSV or Parquet files, or a SQLite file)",
             response_class=FileResponse)
 def download_output(request: Request, id: Id, format: Literal["csv", "parquet"] | None = None):
     from ..io import read_table, write_table
@@ -272,13 +278,16 @@ def download_output(request: Request, id: Id, format: Literal["csv", "parquet"] 
     ctx = _ctx(request)
     row = _get(request, "outputs", id)
     path = ctx.paths.output(row)
+    model = ctx.store.get("models", row["model_id"])
+    stem = _stem(model["name"]) if model else "synthetic"
+    if row.get("tables") is not None:  # related tables: a zip of files, or a SQLite file
+        path = _tables_download(path, format)
+        return FileResponse(path, filename=f"{stem}-synthetic{''.join(path.suffixes)}")
     if format is not None and not path.name.endswith(f".{format}"):
         converted = path.with_name(f"synthetic.{format}")
         if not converted.exists():  # converted once (written atomically), then served from disk
             write_table(read_table(path, "synthetic"), converted)
         path = converted
-    model = ctx.store.get("models", row["model_id"])
-    stem = _stem(model["name"]) if model else "synthetic"
     return FileResponse(path, filename=f"{stem}-synthetic-{row['rows']}{''.join(path.suffixes)}")
 
 
@@ -302,6 +311,9 @@ def create_report(request: Request, id: Id, body: s.ReportRequest | None = None)
     if not model["has_qa_data"]:
         raise HTTPException(400, "this model was uploaded as a file: it has no real rows kept aside to score "
                                  "against, so it cannot have a QA report here")
+    if model["kind"] == "relational" and body.target is not None:
+        raise HTTPException(400, "target (the ML-utility section) is for one-table models; leave it out for "
+                                 "related tables")
     if body.target is not None and body.target not in {c["name"] for c in model["columns"]}:
         raise HTTPException(400, f"target '{body.target}' is not a column of this model")
     job = ctx.store.add_job("report", id, body.model_dump())
@@ -340,10 +352,6 @@ def report_json(request: Request, id: Id):
                         filename=f"report-{id}.json")
 
 
-# Related tables (several files with keys) will get their routes here once the engine
-# offers them: /api/collections, upload several files, set keys, train, generate.
-
-
 # --- helpers ------------------------------------------------------------------------------
 def _check_upload_name(filename: str | None, allowed: tuple[str, ...]) -> str:
     """The client's file name only picks the format; it never becomes a path."""
@@ -358,51 +366,48 @@ def _check_upload_name(filename: str | None, allowed: tuple[str, ...]) -> str:
     raise HTTPException(415, f"'{filename}': unsupported file type; use one of {', '.join(allowed)}")
 
 
-def _save_upload(file: UploadFile, dest: Path, limit: int) -> None:
-    """Copy the upload to ``dest``; 413 past ``limit`` bytes (the request body itself is
-    also capped while it streams in, see ``security.GuardMiddleware``)."""
-    size = 0
-    with open(dest, "wb") as fh:
-        while chunk := file.file.read(COPY_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"upload too large: the limit is {limit / 1e6:g} MB")
-            fh.write(chunk)
-    if size == 0:
-        raise HTTPException(400, f"'{file.filename}' is empty")
-
-
-def _check_content(path: Path, suffix: str) -> None:
-    """The bytes must match the name: Parquet magic, gzip magic, or text for CSV."""
-    with open(path, "rb") as fh:
-        head = fh.read(65536)
-    if suffix in (".parquet", ".pq"):
-        ok = head[:4] == b"PAR1"
-    elif suffix == ".csv.gz":
-        ok = head[:2] == b"\x1f\x8b"
-    else:
-        ok = b"\x00" not in head
-        if ok and not _is_utf8(head):
-            raise HTTPException(415, "the file is not UTF-8 text; save the CSV with UTF-8 encoding")
-    if not ok:
-        raise HTTPException(415, f"the file's content does not look like {suffix} data")
-
-
-def _is_utf8(head: bytes) -> bool:
-    for cut in range(4):  # the sample may end inside a multi-byte character
-        try:
-            head[: len(head) - cut].decode("utf-8")
-            return True
-        except UnicodeDecodeError:
-            continue
-    return False
-
-
 def _stem(name: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
     for suffix in (".csv.gz", ".csv", ".tsv", ".parquet", ".pq"):
         keep = keep.removesuffix(suffix)
     return keep.strip(".-") or "lookalike"
+
+
+def _check_generation(model: dict, body: s.GenerateRequest) -> None:
+    """What a model of its kind can do: sizes per subject table for related tables, rows and
+    the one-table controls otherwise."""
+    if model["kind"] != "relational":
+        if body.sizes is not None:
+            raise HTTPException(400, "sizes (rows per subject table) is for related-tables models; use rows")
+        if body.format == "sqlite":
+            raise HTTPException(400, "format 'sqlite' is for related-tables models; use csv or parquet")
+        return
+    given = [f for f in ("rows", "seed_dataset_id", "impute", "rebalance", "fairness") if getattr(body, f) is not None]
+    if given:
+        raise HTTPException(400, f"{', '.join(given)}: not available for a related-tables model; set sizes "
+                                 "(rows per subject table, e.g. {\"users\": 1000}), seed, temperature, top_p, format")
+    tables = {t["name"]: t for t in model["tables"]}
+    for name, n in (body.sizes or {}).items():
+        if name not in tables:
+            raise HTTPException(400, f"sizes: unknown table '{name}'; the model's tables are {list(tables)}")
+        if tables[name]["parent"] is not None:
+            raise HTTPException(400, f"sizes: table '{name}' is a child of '{tables[name]['parent']}'; its size "
+                                     "follows from the model: set the size of its subject table")
+        if not 1 <= n <= 100_000_000:
+            raise HTTPException(400, f"sizes: table '{name}': expected 1 to 100,000,000 rows, got {n}")
+
+
+def _tables_download(path: Path, format: str | None) -> Path:
+    """A related-tables output as generated, or converted once to a zip of the other format."""
+    from .tasks import TABLES_DIR, tables_zip
+
+    made = "sqlite" if path.suffix == ".sqlite" else path.suffixes[-2].lstrip(".")
+    if format is None or format == made:
+        return path
+    converted = path.with_name(f"synthetic.{format}.zip")
+    if not converted.exists():
+        tables_zip(path.parent / TABLES_DIR, format, converted)
+    return converted
 
 
 def _outputs_of(ctx, model_id: str) -> list[dict]:

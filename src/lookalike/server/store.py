@@ -1,4 +1,5 @@
-"""Metadata in SQLite: datasets, models, jobs, outputs (generated tables) and reports.
+"""Metadata in SQLite: datasets, schemas (related tables: datasets linked by keys), models,
+jobs, outputs (generated tables) and reports.
 
 Files live in the data dir under folders named by ID; this module only records what
 exists. A row is inserted after its files are complete (renamed into place), so
@@ -42,10 +43,24 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL, started_at REAL, finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
+CREATE TABLE IF NOT EXISTS schemas (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, tables TEXT NOT NULL, proposed TEXT NOT NULL,
+    drop_orphans INTEGER NOT NULL, orphans TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL
+);
 """
+# Columns added since the first release: (table, column, its declaration); a data dir made
+# before gets them at start-up. Related-tables models: kind 'relational', their schema and
+# tables; their outputs: rows per table.
+ADDED_COLUMNS = (
+    ("models", "kind", "TEXT NOT NULL DEFAULT 'table'"),
+    ("models", "schema_id", "TEXT"),
+    ("models", "tables", "TEXT"),
+    ("outputs", "tables", "TEXT"),
+)
 
-JSON_FIELDS = {"columns", "preview", "training", "config", "params", "progress", "summary"}
-TABLES = ("datasets", "models", "outputs", "reports", "jobs")
+JSON_FIELDS = {"columns", "preview", "training", "config", "params", "progress", "summary", "tables", "proposed",
+               "orphans"}
+TABLES = ("datasets", "schemas", "models", "outputs", "reports", "jobs")
 ACTIVE = ("queued", "running")
 
 
@@ -65,6 +80,9 @@ class Store:
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            for table, column, decl in ADDED_COLUMNS:
+                if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     @contextmanager
     def connect(self):
@@ -113,6 +131,13 @@ class Store:
             sql = (f"SELECT {', '.join(names)} FROM {table} {('WHERE ' + where) if where else ''} "
                    "ORDER BY created_at DESC LIMIT ? OFFSET ?")
             return [self._decode(r) for r in db.execute(sql, (*args, limit, offset)).fetchall()]
+
+    def update(self, table: str, id: str, **values: Any) -> dict[str, Any] | None:
+        assert table in TABLES
+        row = {k: json.dumps(v) if k in JSON_FIELDS and v is not None else v for k, v in values.items()}
+        with self.connect() as db:
+            db.execute(f"UPDATE {table} SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?", [*row.values(), id])
+        return self.get(table, id)
 
     def delete(self, table: str, id: str) -> None:
         assert table in TABLES

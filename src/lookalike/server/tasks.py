@@ -1,4 +1,5 @@
-"""The work of one job, run in its own process: train, generate or report.
+"""The work of one job, run in its own process: train (one table or related tables),
+generate or report.
 
 Each task calls the public API only, writes into a private work folder, moves the
 finished folder into place and then records the result in the same transaction that
@@ -145,7 +146,8 @@ def run_job(data_dir: str, job_id: str, runner: str, server_pid: int) -> None:
     work = paths.work(job_id)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        task = {"train": train_task, "generate": generate_task, "report": report_task}[job["kind"]]
+        task = {"train": train_task, "train_tables": train_tables_task, "generate": generate_task,
+                "report": report_task}[job["kind"]]
         task(store, paths, job, runner, work)
     except JobStopped:
         pass  # the runner records why (cancelled / server stopped)
@@ -238,6 +240,85 @@ def train_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -
              training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=1)
 
 
+def train_tables_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
+    """Related tables: the schema's datasets, keys as the schema (snapshot in the job) says."""
+    import lookalike
+
+    p = job["params"]
+    specs = []
+    for t in p["tables"]:
+        dataset = store.get("datasets", t["dataset_id"])
+        if dataset is None:
+            raise lookalike.errors.InputError(f"table '{t['name']}': dataset {t['dataset_id']} was deleted before "
+                                              "training started; upload it again and update the schema")
+        specs.append({**{k: t[k] for k in ("name", "primary_key", "foreign_keys", "order_by", "types")},
+                      "data": str(paths.dataset(dataset))})
+    _phase(store, job, runner, "preparing")
+    progress = _TablesProgress([t["name"] for t in p["tables"]],
+                               lambda **state: _phase(store, job, runner, "training", **state))
+    watched = logging.getLogger("lookalike")
+    watched.addHandler(progress)
+    watched.setLevel(min(watched.getEffectiveLevel(), logging.INFO))  # this job's process only
+    try:
+        g = lookalike.train(tables=specs, **{**p["options"], "progress": False})
+    finally:
+        watched.removeHandler(progress)
+    progress.finish()
+    _phase(store, job, runner, "saving", **progress.state())
+    g.save(work / "model.lookalike")  # the real rows kept for QA go beside it, into the model's folder
+    tables = model_tables(g)
+    _publish(store, paths, job, runner, work, "models", name=p.get("name") or p.get("schema_name") or "related tables",
+             kind="relational", dataset_id=None, schema_id=job["target_id"], file="model.lookalike",
+             columns=[{"name": f"{t['name']}.{c['name']}", "kind": c["kind"]} for t in tables for c in t["columns"]],
+             tables=tables, training=g.training_, config=g.config_.model_dump(mode="json"), has_qa_data=1)
+
+
+class _TablesProgress(logging.Handler):
+    """Progress per table, from what the engine logs: related-tables training logs each table
+    as it starts ("training table 'purchases' (980 rows, ...)") and the flat trainer each
+    table's end ("trained 2 epochs in 6.4s ..."); ``train_tables`` takes no ``on_progress``."""
+
+    def __init__(self, names: list[str], report) -> None:
+        super().__init__(logging.INFO)
+        self.tables: dict[str, dict[str, Any]] = {n: {"state": "waiting"} for n in names}
+        self.current: str | None = None
+        self.report = report
+        self.t0 = time.monotonic()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+        if record.name == "lookalike.relational.training" and msg.startswith("training table") and args:
+            self.finish()
+            self.current = str(args[0])
+            self.tables[self.current] = {"state": "training", "rows": args[1] if len(args) > 1 else None}
+        elif record.name == "lookalike.training" and msg.startswith("trained") and self.current and len(args) > 1:
+            self.tables[self.current].update(state="done", epochs=args[0], seconds=round(float(args[1]), 1))
+            self.current = None
+        else:
+            return
+        self.report(**self.state())  # raises JobStopped when cancelled: training stops here
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.tables[self.current]["state"] = "done"
+            self.current = None
+
+    def state(self) -> dict[str, Any]:
+        return {"table": self.current, "tables": self.tables, "elapsed": round(time.monotonic() - self.t0, 1)}
+
+
+def model_tables(g) -> list[dict[str, Any]]:
+    """A related-tables model's tables as the API shows them (``schemas.ModelTable``)."""
+    out = []
+    for name in g.tables:
+        lay = g.layouts_[name]
+        out.append({"name": name, "rows": lay.rows, "primary_key": lay.primary_key, "parent": lay.parent,
+                    "parent_fk": lay.parent_fk, "order_by": lay.order_by,
+                    "references": [{"column": r.column, "references": r.references} for r in lay.plain_refs],
+                    "columns": [{"name": c, "kind": lay.kinds.get(c, "")} for c in lay.columns]})
+    return out
+
+
 def generate_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
     import lookalike
     from lookalike.io import read_table
@@ -246,6 +327,8 @@ def generate_task(store: Store, paths: Paths, job: dict, runner: str, work: Path
     if model is None:
         raise lookalike.errors.InputError(f"model {job['target_id']} was deleted before generation started")
     p = job["params"]
+    if model.get("kind") == "relational":
+        return _generate_tables(store, paths, job, runner, work, model)
     _phase(store, job, runner, "loading model")
     g = lookalike.load(paths.model(model), device=p.get("device", "auto"))
     options: dict[str, Any] = {k: p[k] for k in SAMPLE_CONTROLS if p.get(k) is not None}
@@ -263,6 +346,50 @@ def generate_task(store: Store, paths: Paths, job: dict, runner: str, work: Path
     _publish(store, paths, job, runner, work, "outputs", model_id=model["id"], file=out.name, rows=n, params=p)
 
 
+TABLES_DIR = "tables.parquet"  # a related-tables output's tables as generated (typed): reports, conversions
+
+
+def _generate_tables(store: Store, paths: Paths, job: dict, runner: str, work: Path, model: dict) -> None:
+    """Related tables: every table, subject tables sized as asked; kept as Parquet (for the
+    report) and offered as a zip of CSV or Parquet files, or as a SQLite file."""
+    import lookalike
+    from lookalike.relational.writer import write_tables
+
+    p = job["params"]
+    _phase(store, job, runner, "loading model")
+    g = lookalike.load(paths.model(model), device=p.get("device", "auto"))
+    _phase(store, job, runner, "generating")
+    frames = g.sample(p.get("sizes") or None, seed=p.get("seed"), temperature=p.get("temperature", 1.0),
+                      top_p=p.get("top_p", 1.0), out=work / TABLES_DIR)
+    _phase(store, job, runner, "writing")
+    fmt = p.get("format", "csv")
+    if fmt == "sqlite":
+        out = work / "synthetic.sqlite"
+        write_tables(frames, out, layouts=g.layouts_, source=g.source_)
+    else:
+        out = tables_zip(work / TABLES_DIR, fmt, work / f"synthetic.{fmt}.zip")
+    _publish(store, paths, job, runner, work, "outputs", model_id=model["id"], file=out.name,
+             rows=sum(len(df) for df in frames.values()), tables={n: len(df) for n, df in frames.items()}, params=p)
+
+
+def tables_zip(folder: Path, fmt: str, dest: Path) -> Path:
+    """A zip with one file per table (``users.csv``, ...) from a folder of Parquet tables."""
+    import tempfile
+    import zipfile
+
+    from lookalike.io import atomic_path, read_table, write_table
+
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmpdir, atomic_path(dest) as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(folder.glob("*.parquet")):
+            if fmt == "parquet":
+                z.write(f, f.name)
+            else:
+                csv = write_table(read_table(f, f.stem), Path(tmpdir) / f"{f.stem}.csv")
+                z.write(csv, csv.name)
+    return dest
+
+
 def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) -> None:
     import lookalike
     from lookalike.errors import ConfigError
@@ -273,6 +400,8 @@ def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) 
     model = store.get("models", output["model_id"]) if output else None
     if output is None or model is None:
         raise lookalike.errors.InputError("the output or its model was deleted before the report started")
+    if model.get("kind") == "relational":
+        return _report_tables(store, paths, job, runner, work, model, output)
     model_path = paths.model(model)
     train, holdout = qa_sidecar(model_path, "train"), qa_sidecar(model_path, "holdout")
     if not train.exists():
@@ -306,6 +435,31 @@ def report_task(store: Store, paths: Paths, job: dict, runner: str, work: Path) 
                                          None),
         "privacy_flag": metrics.privacy.flag,
         "model_qa": metrics.model is not None,
+    }
+    _publish(store, paths, job, runner, work, "reports", output_id=output["id"], model_id=model["id"], summary=summary)
+
+
+def _report_tables(store: Store, paths: Paths, job: dict, runner: str, work: Path, model: dict, output: dict) -> None:
+    """The related-tables QA report of a generated set of tables (``RelationalGenerator.report``)."""
+    import lookalike
+    from lookalike.io import read_table
+
+    _phase(store, job, runner, "loading model")
+    g = lookalike.load(paths.model(model))
+    folder = paths.dir("outputs", output["id"]) / TABLES_DIR
+    synthetic = {f.stem: read_table(f, f.stem) for f in sorted(folder.glob("*.parquet"))}
+    _phase(store, job, runner, "scoring")
+    metrics = g.report(synthetic, seed=job["params"].get("seed", 0), out=work / "report.html",
+                       json_out=work / "report.json")
+    figures = ("sequence_lengths", "univariate", "bivariate", "parent_child", "coherence")
+    summary = {
+        "kind": "relational",
+        "tables": {child: {which: {k: entry[which].get(k) for k in figures} for which in ("synthetic", "holdout")
+                           if which in entry} for child, entry in metrics["tables"].items()},
+        "rows": {t: d["rows"] for t, d in metrics["integrity"].items()},
+        "key_problems": sum(v for d in metrics["integrity"].values() for k, v in d.items()
+                            if k.endswith(".dangling") or k == "duplicate_keys")
+                        + sum(metrics.get("reused_real_keys", {}).values()),
     }
     _publish(store, paths, job, runner, work, "reports", output_id=output["id"], model_id=model["id"], summary=summary)
 

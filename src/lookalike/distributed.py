@@ -1,0 +1,413 @@
+"""Many rows at once: shards drawn by local worker processes (``workers``) or on a Ray
+cluster (``ray``). One process writing one file (``Generator.sample``) stays the default.
+
+The rows are cut into shards of ``shard_rows``. Shard ``i`` draws from its own streams,
+seeded by ``SeedSequence([seed, i])``, and numbers its rows from its first one (keys go
+on across shards), so the output is a function of the model, the options, the seed, the
+row count and the shard size alone: the same in this process, in a process pool or on
+any number of Ray machines. Each shard becomes one Parquet part, made in the worker and
+sent back as bytes; this process writes the parts into a staging folder beside the target
+and renames it into place once every shard is there, or removes it: a dataset is written
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .controls import Controls
+from .errors import ConfigError, InputError, LookalikeError
+from .io import WRITE_SUFFIXES, _create_beside, _rename, _suffix
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    import torch
+
+    from .generator import Generator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHARD_ROWS = 100_000
+RETRIES = 3  # a shard whose worker died is drawn again this many times before the run fails
+PART = "part-{:05d}.parquet"
+_PART_GLOB = "part-*.parquet"
+
+
+# --- the plan ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    """Rows ``start`` .. ``start + rows`` of the output, and the seed rows they keep, if any."""
+
+    index: int
+    start: int
+    rows: int
+    seed_data: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What every shard of one run shares: the root seed, the validated controls (without
+    seed rows: each shard carries its own), the sampling options and the parts' metadata."""
+
+    root_seed: int
+    controls: Controls
+    temperature: float
+    top_p: float
+    metadata: dict[str, Any]
+
+
+def plan(n: int, shard_rows: int, seed_data: pd.DataFrame | None = None) -> list[Shard]:
+    """``n`` rows cut into shards of ``shard_rows`` (the last one shorter)."""
+    shards = []
+    for i, start in enumerate(range(0, n, shard_rows)):
+        rows = min(shard_rows, n - start)
+        seed = None if seed_data is None else seed_data.iloc[start : start + rows].reset_index(drop=True)
+        shards.append(Shard(i, start, rows, seed))
+    return shards
+
+
+def shard_streams(root_seed: int, index: int) -> tuple[torch.Generator, np.random.Generator]:
+    """Shard ``index``'s token stream (torch) and value stream (numpy), from (seed, index) alone."""
+    import torch
+
+    tokens, values = np.random.SeedSequence([root_seed, index]).spawn(2)
+    gen = torch.Generator()
+    gen.manual_seed(int(tokens.generate_state(1, np.uint64)[0]))
+    return gen, np.random.default_rng(values)
+
+
+# --- one shard: what a worker does ---------------------------------------------------------
+def draw_part(g: Generator, job: ShardJob, shard: Shard) -> bytes:
+    """Shard ``shard`` as the bytes of a Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    gen, rng = shard_streams(job.root_seed, shard.index)
+    controls = dataclasses.replace(job.controls, seed_data=shard.seed_data)
+    batches = g.generate_batches(shard.rows, controls, gen, rng, job.temperature, job.top_p, first_row=shard.start)
+    tables = unify([pa.Table.from_pandas(b, preserve_index=False) for b in batches])
+    table = pa.concat_tables(tables)
+    meta = dict(table.schema.metadata or {})
+    meta[b"lookalike"] = json.dumps({**job.metadata, "shard": shard.index, "first_row": shard.start},
+                                    default=str).encode()
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(meta), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def unify(tables: list[pa.Table]) -> list[pa.Table]:
+    """The tables with one schema: a column all null in one table takes the others' type,
+    numbers widen, and types that do not meet (numbers in one, ``_RARE_`` strings in another)
+    become strings. A table whose types change loses its pandas metadata (it spoke of the
+    old types); the others keep theirs."""
+    common = common_schema([t.schema for t in tables])
+    return [_cast(t, common) for t in tables]
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    meta = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
+    return table.cast(schema).replace_schema_metadata(meta or None)
+
+
+def common_schema(schemas: list[pa.Schema]) -> pa.Schema:
+    import pyarrow as pa
+
+    names = schemas[0].names
+    if any(s.names != names for s in schemas):
+        raise LookalikeError(f"shards came back with different columns ({names} vs others); this is a bug")
+    fields = []
+    for name in names:
+        types = list(dict.fromkeys(s.field(name).type for s in schemas if s.field(name).type != pa.null()))
+        if len(types) > 1:
+            try:
+                types = [pa.unify_schemas([pa.schema([(name, t)]) for t in types],
+                                          promote_options="permissive").field(name).type]
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                types = [pa.string()]
+        fields.append(pa.field(name, types[0] if types else pa.null()))
+    return pa.schema(fields)
+
+
+# --- the model in a worker: loaded once per process ---------------------------------------
+_MODELS: dict[str, Generator] = {}
+
+
+def model_blob(g: Generator) -> bytes:
+    """The model file's bytes, which workers load from (written to a temporary file first
+    when this generator has none, e.g. straight after training)."""
+    if g._path is not None and Path(g._path).is_file():
+        return Path(g._path).read_bytes()
+    path = g._path
+    with tempfile.TemporaryDirectory(prefix="lookalike-model-") as tmp:
+        try:
+            return g.save(Path(tmp) / "model.lookalike").read_bytes()
+        finally:
+            g._path = path
+
+
+def _worker_model(key: str, blob: bytes | None = None, fetch=None) -> Generator:
+    """This worker process's copy of the model ``key``: loaded on the first shard (from
+    ``blob``, or ``fetch()``), on the CPU, with one torch thread, since the workers are
+    the parallelism (this is the worker's own process, never the caller's)."""
+    g = _MODELS.get(key)
+    if g is None:
+        import torch
+
+        from .generator import Generator
+
+        torch.set_num_threads(1)
+        blob = blob if blob is not None else fetch()
+        with tempfile.TemporaryDirectory(prefix="lookalike-model-") as tmp:
+            path = Path(tmp) / "model.lookalike"
+            path.write_bytes(blob)
+            g = Generator.load(path, device="cpu")
+        _MODELS.clear()  # one model per worker: a new run's replaces the last
+        _MODELS[key] = g
+    return g
+
+
+def _pool_init(key: str, blob: bytes) -> None:
+    _worker_model(key, blob)
+
+
+def _pool_part(key: str, job: ShardJob, shard: Shard) -> tuple[int, bytes]:
+    return shard.index, draw_part(_worker_model(key), job, shard)
+
+
+def _ray_part(key: str, blob_ref: list, job: ShardJob, shard: Shard) -> tuple[int, bytes]:
+    import ray
+
+    g = _worker_model(key, fetch=lambda: ray.get(blob_ref[0]))  # the ref sits in a list: fetched on a miss only
+    return shard.index, draw_part(g, job, shard)
+
+
+# --- runners: each yields (shard index, part bytes) as shards finish ------------------------
+def _run_here(g: Generator, job: ShardJob, shards: list[Shard]) -> Iterator[tuple[int, bytes]]:
+    for s in shards:
+        yield s.index, draw_part(g, job, s)
+
+
+def _run_pool(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers: int) -> Iterator[tuple[int, bytes]]:
+    """A local pool of ``workers`` processes ('spawn': nothing of this process's state is
+    copied but the model's bytes). A worker that dies (killed, out of memory) breaks the
+    pool: a new one draws the unfinished shards again, up to RETRIES times."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    todo: deque[Shard] = deque(shards)
+    failures = 0
+    while todo:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_pool_init, initargs=(key, blob))
+        pending: dict[Any, Shard] = {}
+        try:
+            while todo or pending:
+                while todo and len(pending) < 2 * workers:  # a few queued: workers never wait
+                    s = todo.popleft()
+                    pending[pool.submit(_pool_part, key, job, s)] = s
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(done, key=lambda f: pending[f].index):
+                    result = f.result()
+                    del pending[f]
+                    yield result
+        except BrokenProcessPool:
+            failures += 1
+            if failures > RETRIES:
+                raise LookalikeError(f"a worker process died {failures} times (out of memory? killed? in a script "
+                                 "of your own, is sample(workers=...) under `if __name__ == '__main__':`?); "
+                                 "try fewer workers or smaller shard rows") from None
+            log.warning("a worker process died; drawing %d unfinished shard(s) again (retry %d of %d)",
+                        len(pending), failures, RETRIES)
+            todo.extendleft(sorted(pending.values(), key=lambda s: s.index, reverse=True))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_ray(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers: int | None,
+             address: str | None) -> Iterator[tuple[int, bytes]]:
+    """Ray tasks, one per shard (one CPU each), at most ``workers`` at a time (default:
+    twice the cluster's CPUs, so none waits). A task whose worker or machine dies is run
+    again by Ray (``max_retries``); an error raised by the shard itself is not (it would
+    raise again) and ends the run."""
+    try:
+        import ray
+        from ray.exceptions import RayError, RayTaskError
+    except ImportError:
+        raise ConfigError("ray=True needs Ray: pip install 'lookalike[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, logging_level=logging.WARNING, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    pending: dict[Any, int] = {}
+    try:
+        task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_ray_part)
+        blob_ref = ray.put(blob)
+        width = workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        todo = deque(shards)
+        while todo or pending:
+            while todo and len(pending) < width:
+                s = todo.popleft()
+                pending[task.remote(key, [blob_ref], job, s)] = s.index
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            del pending[ref]
+            try:
+                result = ray.get(ref)
+            except RayTaskError as exc:  # the shard's own error, as raised in the worker
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, LookalikeError):
+                    raise cause from None
+                raise
+            except RayError as exc:  # its worker or machine died more than max_retries times
+                raise LookalikeError(f"Ray could not draw a shard after {RETRIES} retries: "
+                                     f"{type(exc).__name__}: {exc}") from None
+            yield result
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+# --- the output folder ----------------------------------------------------------------------
+def is_folder(out: str | os.PathLike[str]) -> bool:
+    """An output is a folder when it is one, ends with a separator, or has no file suffix."""
+    text = os.fspath(out)
+    p = Path(text)
+    return p.is_dir() or text.endswith(("/", os.sep)) or (not p.suffix and _suffix(p) not in WRITE_SUFFIXES)
+
+
+def sharded(out, workers: int, shard_rows: int | None, ray: bool, ray_address: str | None) -> bool:
+    """Whether ``sample``'s options ask for shards (a folder out, workers, a shard size or
+    Ray); raises ConfigError for options that do not go together."""
+    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a positive number of processes, got {workers!r}")
+    if shard_rows is not None and (not isinstance(shard_rows, (int, np.integer)) or isinstance(shard_rows, bool)
+                                   or shard_rows < 1):
+        raise ConfigError(f"shard_rows must be a positive number of rows, got {shard_rows!r}")
+    if ray_address is not None and not ray:
+        raise ConfigError("ray_address (--ray-address) needs ray=True (--ray)")
+    asked = ray or workers > 1 or shard_rows is not None
+    if out is None:
+        if asked:
+            raise ConfigError("workers, shard_rows and ray write a folder of Parquet parts; pass out='big/' "
+                              "(--out big/)")
+        return False
+    if is_folder(out):
+        return True
+    if asked:
+        raise ConfigError(f"output '{out}': workers, shard rows and Ray write a folder of Parquet parts "
+                          f"(part-00000.parquet, ...); pass a folder such as --out {Path(out).with_suffix('')}/")
+    return False
+
+
+def _check_target(target: Path) -> None:
+    """Refuse, before any work, a target that is a file, that holds other files than a
+    previous run's parts, or whose folder does not exist or takes no new files."""
+    if target.exists() and not target.is_dir():
+        raise InputError(f"output '{target}': it is a file; pass a folder for the parts")
+    if target.is_dir():
+        other = [f.name for f in target.iterdir() if not f.match(_PART_GLOB)]
+        if other:
+            raise InputError(f"output '{target}': the folder holds other files ({', '.join(sorted(other)[:3])}); "
+                             "pass a new or empty folder (a previous run's parts are replaced)")
+    if not target.parent.exists():
+        raise InputError(f"output '{target}': folder {target.parent} does not exist; create it first")
+
+
+class _Staging:
+    """A hidden folder beside the target that the parts go into; renamed onto the target at
+    the end (a previous run's parts there are replaced), removed on any failure."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        self.path = _create_beside(target, lambda p: os.mkdir(p, 0o777))
+
+    def write(self, index: int, data: bytes) -> None:
+        try:
+            (self.path / PART.format(index)).write_bytes(data)
+        except OSError as exc:
+            raise InputError(f"output '{self.target}': cannot write it: {exc.strerror or exc}") from None
+
+    def finish(self) -> Path:
+        _unify_parts(sorted(self.path.glob(_PART_GLOB)))
+        old = None
+        if self.target.is_dir() and any(self.target.iterdir()):  # a previous run's parts (checked at the start)
+            old = _create_beside(self.target, lambda p: os.mkdir(p, 0o777))
+            _rename(self.target, old)  # set aside, then removed once the new parts are in place
+        _rename(self.path, self.target)  # onto an empty folder, too
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _unify_parts(parts: list[Path]) -> None:
+    """Give every part one schema (see ``unify``), so the folder reads as one dataset; only
+    parts whose types differ are rewritten, which is rare (a column all null in a shard)."""
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p) for p in parts]
+    common = common_schema(schemas)
+    for p, s in zip(parts, schemas):
+        if not s.equals(common, check_metadata=False):
+            pq.write_table(_cast(pq.read_table(p), common), p)
+
+
+# --- the entry point ----------------------------------------------------------------------
+def generate_shards(g: Generator, n: int, controls: Controls, out: str | os.PathLike[str], *, seed: int | None,
+                    temperature: float, top_p: float, workers: int = 1, shard_rows: int | None = None,
+                    ray: bool = False, ray_address: str | None = None, progress: bool = False) -> Path:
+    """``n`` rows into the folder ``out`` as Parquet parts of ``shard_rows`` rows, drawn
+    here (``workers=1``), by a local process pool, or as Ray tasks. Returns the folder."""
+    from tqdm.auto import tqdm
+
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    target = Path(out)
+    _check_target(target)
+    shard_rows = int(shard_rows or DEFAULT_SHARD_ROWS)
+    # without a seed the run still has one root, drawn here once and kept in every part's metadata
+    root = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
+    meta = {"lookalike_version": __version__, "rows": n, "seed": seed, "root_seed": root, "shard_rows": shard_rows,
+            "temperature": temperature, "top_p": top_p, **controls.describe(), "model_training": g.training_}
+    job = ShardJob(root, dataclasses.replace(controls, seed_data=None), temperature, top_p, meta)
+    shards = plan(n, shard_rows, controls.seed_data)
+    staging = _Staging(target)
+    try:
+        if ray or workers > 1:
+            blob = model_blob(g)
+            key = hashlib.sha256(blob).hexdigest()
+            parts: Iterator[tuple[int, bytes]] = (
+                _run_ray(key, blob, job, shards, workers if workers > 1 else None, ray_address) if ray
+                else _run_pool(key, blob, job, shards, workers))
+        else:
+            parts = _run_here(g, job, shards)
+        with closing(parts), tqdm(total=len(shards), desc="generating", unit="shard", disable=not progress,
+                                  leave=False) as bar:
+            for index, data in parts:
+                staging.write(index, data)
+                bar.update(1)
+        return staging.finish()
+    finally:
+        staging.remove()

@@ -1,0 +1,161 @@
+"""Training the text model: next-character loss over each row's text sequence, given the
+row's flat tokens; a validation split, early stopping and a time budget."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from ..config import TrainConfig
+from ..encoding import TableEncoder
+from ..encoding.text import TextEncoder
+from ..training import pick_device
+from . import TextPart, replay_hash
+from .model import BOS, END, PAD, TEXT_SIZES, TextModel, TextVocab
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_SIZE = 256
+MIN_BATCH_SIZE = 16
+VAL_SHARE = 0.1
+MAX_VAL_ROWS = 2_000
+PATIENCE = 2  # epochs without validation improvement
+REPLAY_MIN_UNIQUE_SHARE = 0.5  # never-replay applies to columns whose texts are mostly unique
+GRAD_CLIP = 1.0
+
+
+def text_columns(encoder: TableEncoder) -> list[TextEncoder]:
+    """The table's text columns that the text model writes (not DP ones, which are categories)."""
+    return [e for e in encoder.encoders if isinstance(e, TextEncoder)]
+
+
+def sequences(encoders: list[TextEncoder], vocab: TextVocab, df: pd.DataFrame) -> torch.Tensor:
+    """Each row's ``BOS t1 END t2 END ...`` as ids, right-padded with PAD: [n, T + 1]."""
+    cols = [[vocab.ids(t or "") for t in e.texts(df[e.name])] for e in encoders]
+    rows = [[BOS] + [i for c in cols for i in (*c[r], END)] for r in range(len(df))]
+    width = max((len(r) for r in rows), default=1)
+    out = torch.full((len(rows), width), PAD, dtype=torch.long)
+    for r, ids in enumerate(rows):
+        out[r, : len(ids)] = torch.as_tensor(ids)
+    return out
+
+
+def column_ids(chars: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """Which text column each input step writes: the number of ENDs read so far."""
+    return (chars == END).long().cumsum(1).clamp_max(n_columns)
+
+
+def sequence_loss(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Next-character cross-entropy of padded sequences [B, T + 1] given flat tokens [B, S]."""
+    width = int((seqs != PAD).sum(1).max())
+    seqs = seqs[:, :width]
+    x, y = seqs[:, :-1], seqs[:, 1:]
+    c_in, h0 = model.start(context)
+    logits, _ = model(x, column_ids(x, model.n_columns), c_in, h0)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD, reduction=reduction)
+
+
+def batch_size(n_rows: int) -> int:
+    """~n/20 rows per step within [MIN_BATCH_SIZE, MAX_BATCH_SIZE]: small tables still take
+    enough steps per epoch to learn in a few epochs."""
+    return int(2 ** np.clip(round(math.log2(max(n_rows, 1) / 20)), math.log2(MIN_BATCH_SIZE), math.log2(MAX_BATCH_SIZE)))
+
+
+def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, config: TrainConfig, seed: int | None,
+               seconds: float | None) -> tuple[TextPart, dict]:
+    """Fit the text model of ``df``'s text columns given its flat ``tokens`` [n, S], within
+    ``seconds`` (None: no limit). Returns the part and a training summary."""
+    began = time.monotonic()
+    encoders = text_columns(encoder)
+    vocab = TextVocab.of([e.vocab_ for e in encoders])
+    E, H, L = TEXT_SIZES[config.model_size]
+    gen = torch.Generator()
+    gen.manual_seed(seed) if seed is not None else gen.seed()
+    with torch.random.fork_rng(devices=[]):  # the layers' initial weights come from the seed, globals untouched
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
+        model = TextModel(encoder.cardinalities, vocab.size, len(encoders), embed=E, hidden=H, layers=L)
+    part = TextPart([e.name for e in encoders], vocab, model)
+    if config.text_never_replay:
+        part.replay_key = f"{int(torch.randint(2**62, (1,), generator=gen)):x}"
+        for e in encoders:
+            texts = [t for t in e.texts(df[e.name]) if t is not None]
+            if texts and len(set(texts)) / len(texts) >= REPLAY_MIN_UNIQUE_SHARE:
+                part.replay[e.name] = sorted({replay_hash(t, part.replay_key) for t in texts})
+    seqs = sequences(encoders, vocab, df)
+    summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)), config, gen,
+                       None if seconds is None else max(seconds - (time.monotonic() - began), 0.0))
+    summary["seconds"] = round(time.monotonic() - began, 2)
+    return part, summary
+
+
+def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, config: TrainConfig, gen: torch.Generator,
+             seconds: float | None) -> dict:
+    """Train ``model`` in place on sequences [n, T + 1] and flat tokens [n, S]; the best
+    validation checkpoint is kept. Stops at ``config.max_epochs``, after PATIENCE epochs
+    without improvement, or when ``seconds`` run out (after at least one step)."""
+    end = time.monotonic() + (math.inf if seconds is None else seconds)
+    device = pick_device(config.device)
+    model.to(device)
+    n = len(seqs)
+    perm = torch.randperm(n, generator=gen)
+    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, round(VAL_SHARE * n)))
+    val_idx, trn_idx = perm[:n_val], perm[n_val:]
+    if not n_val:
+        val_idx = trn_idx
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    best, best_state, best_epoch, bad, steps, epoch = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0, 0
+    stopped_by = "max_epochs"
+    bs = max(1, min(batch_size(len(trn_idx)), len(trn_idx)))
+
+    def validate() -> float:
+        model.eval()
+        total, chars = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(val_idx), 1024):
+                rows = val_idx[i : i + 1024]
+                s = seqs[rows].to(device)
+                total += float(sequence_loss(model, s, context[rows].to(device), reduction="sum"))
+                chars += int((s[:, 1:] != PAD).sum())
+        return total / max(chars, 1)
+
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        order = trn_idx[torch.randperm(len(trn_idx), generator=gen)]
+        out_of_time = False
+        for i in range(0, max(len(order) - bs + 1, 1), bs):
+            if steps and time.monotonic() > end:
+                out_of_time = True
+                break
+            rows = order[i : i + bs]
+            loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+            opt.step()
+            steps += 1
+        val = validate()
+        sched.step(val)
+        if val < best - 1e-4:
+            best, best_epoch, bad = val, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+        log.info("text epoch %d: validation loss %.4f per character", epoch, val)
+        if out_of_time or time.monotonic() > end:
+            stopped_by = "max_training_time"
+            break
+        if bad >= PATIENCE:
+            stopped_by = "early_stopping"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return {"epochs": epoch, "best_epoch": best_epoch, "val_loss": round(best, 5), "stopped_by": stopped_by,
+            "device": device.type}

@@ -1,0 +1,174 @@
+"""Text columns: a character model writes each row's texts given the row's other columns."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lookalike
+from lookalike.encoding.text import TextEncoder
+from lookalike.errors import ModelFileError
+from lookalike.text.model import TextModel, text_shapes
+
+WORDS = np.array(["cosy", "flat", "near", "park", "bright", "room", "with", "garden", "view"])
+
+
+def toy_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """``title`` starts with "alpha" when kind is A, "beta" when B; 10% of titles are null;
+    one title has a character no other row uses."""
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["A", "B"], n)
+    title = [("alpha " if k == "A" else "beta ") + " ".join(rng.choice(WORDS, 3)) for k in kind]
+    title[0] = "beta café ß"
+    df = pd.DataFrame({"kind": kind, "size": rng.integers(1, 5, n), "title": title})
+    df.loc[rng.random(n) < 0.1, "title"] = None
+    return df
+
+
+@pytest.fixture(scope="module")
+def trained():
+    df = toy_table()
+    g = lookalike.train(df, types={"title": "text"}, max_epochs=4, seed=1, progress=False, holdout_share=0.0,
+                        text_never_replay=True)
+    return df, g
+
+
+def texts(s: pd.Series) -> list[str]:
+    return [t for t in s if isinstance(t, str)]
+
+
+def test_texts_are_new_strings_of_the_training_characters(trained):
+    df, g = trained
+    out = g.sample(400, seed=3)
+    made = texts(out["title"])
+    assert made and "_RARE_" not in made and all(t for t in made)
+    allowed = set(g.encoder_.encoder("title").vocab_)
+    assert set("".join(made)) <= allowed
+    assert not {"é", "ß"} & set("".join(made))  # used by one row only: never written
+    assert abs(out["title"].isna().mean() - df["title"].isna().mean()) < 0.06
+
+
+def test_text_follows_its_row(trained):
+    _, g = trained
+    out = g.sample(400, seed=4)
+    rows = [(k, t) for k, t in zip(out["kind"], out["title"]) if isinstance(t, str)]
+    ok = [t.startswith("alpha " if k == "A" else "beta ") for k, t in rows]
+    assert np.mean(ok) >= 0.9
+
+
+def test_same_seed_same_texts(trained):
+    _, g = trained
+    a, b, c = g.sample(200, seed=7), g.sample(200, seed=7), g.sample(200, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["title"].equals(c["title"])
+
+
+def test_never_replay_rejects_training_texts(trained):
+    df, g = trained
+    seen = set(texts(df["title"]))
+    replayed = np.mean([t in seen for t in texts(g.sample(400, seed=5)["title"])])
+    assert replayed < 0.02
+    kept, g.text_.replay = g.text_.replay, {}
+    try:  # the same model without the filter replays often on this small vocabulary
+        assert np.mean([t in seen for t in texts(g.sample(400, seed=5)["title"])]) > 0.05
+    finally:
+        g.text_.replay = kept
+
+
+def test_seeded_texts_stay_and_missing_texts_are_imputed(trained):
+    _, g = trained
+    seed = pd.DataFrame({"kind": ["A", "B", "A"], "title": ["my own title", None, None]})
+    out = g.sample(seed_data=seed, seed=1, impute=["title"])
+    assert out["title"].iloc[0] == "my own title"
+    assert all(isinstance(t, str) and t for t in out["title"].iloc[1:])
+    real = pd.DataFrame({"kind": ["B", "A"], "size": [2, 3], "title": [None, "alpha kept"]})
+    filled = g.impute(real, seed=2)
+    assert isinstance(filled["title"].iloc[0], str) and filled["title"].iloc[0]
+    assert filled["title"].iloc[1] == "alpha kept"
+
+
+def test_model_file_round_trips_and_lists_the_tokenizer(trained, tmp_path):
+    _, g = trained
+    path = g.save(tmp_path / "m.lookalike")
+    g2 = lookalike.load(path, device="cpu")
+    pd.testing.assert_frame_equal(g.sample(100, seed=9), g2.sample(100, seed=9))
+    about = g2.encoder_.encoder("title").describe()
+    assert about["vocab_size"] == len(g.encoder_.encoder("title").vocab_) and about["max_length"] >= 10
+
+
+def _rewrite(path, tmp_path, change):
+    """A copy of the model file with its weights passed through ``change``."""
+    from safetensors.torch import load, save
+
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["weights.safetensors"] = save(change(load(members["weights.safetensors"])))
+    out = tmp_path / "tampered.lookalike"
+    with zipfile.ZipFile(out, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return out
+
+
+def test_tampered_text_tensor_is_refused(trained, tmp_path):
+    _, g = trained
+    path = g.save(tmp_path / "m.lookalike")
+
+    def grow(state):
+        state["text.head.bias"] = torch.zeros(state["text.head.bias"].shape[0] + 5)
+        return state
+
+    with pytest.raises(ModelFileError, match="text.head.bias"):
+        lookalike.load(_rewrite(path, tmp_path, grow))
+
+    def drop(state):
+        return {k: v for k, v in state.items() if not k.startswith("text.")}
+
+    with pytest.raises(ModelFileError, match="text"):
+        lookalike.load(_rewrite(path, tmp_path, drop))
+
+
+def test_tampered_text_description_is_refused(trained, tmp_path):
+    _, g = trained
+    path = g.save(tmp_path / "m.lookalike")
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(members["meta.json"])
+    meta["text_model"]["hidden"] = 10**6
+    members["meta.json"] = json.dumps(meta).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    bad = tmp_path / "bad.lookalike"
+    bad.write_bytes(buf.getvalue())
+    with pytest.raises(ModelFileError, match="text"):
+        lookalike.load(bad)
+
+
+def test_text_shapes_match_the_model():
+    m = TextModel([3, 5, 2], vocab_size=40, n_columns=2, embed=8, hidden=16, layers=2)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == text_shapes([3, 5, 2], 40, 2, 8, 16, 2)
+
+
+def test_tokenizer_keeps_characters_of_five_rows_and_maps_rare_ones():
+    s = pd.Series(["résumé"] + ["resume", "cafe", "test", "ab", "xy"] * 5 + [None])
+    enc = TextEncoder("t", "object").fit(s, np.random.default_rng(0), protect=True)
+    assert "é" not in enc.vocab_ and "e" in enc.vocab_
+    assert enc.clean("résumé") == "resume"
+    tokens = enc.encode(s)[:, 0]
+    assert tokens[-1] == 0 and (tokens[:-1] >= 1).all()
+
+
+def test_a_table_without_text_has_no_text_model(tmp_path):
+    df = toy_table(120).drop(columns="title")
+    g = lookalike.train(df, max_epochs=1, seed=0, progress=False)
+    assert g.text_ is None
+    with zipfile.ZipFile(g.save(tmp_path / "m.lookalike")) as z:
+        assert "text_model" not in json.loads(z.read("meta.json"))

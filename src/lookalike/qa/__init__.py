@@ -44,6 +44,7 @@ def report(
     model_sample: PathOrFrame | None = None,
     settings: dict[str, Any] | None = None,
     attacks: bool = True,
+    types: dict[str, str] | None = None,
 ) -> Metrics:
     """Score ``synthetic`` against ``train`` (and the unseen ``holdout``) and write the report.
 
@@ -54,9 +55,12 @@ def report(
     then shows Model QA (model_sample vs train) beside Data QA (synthetic vs train).
     ``attacks`` runs the privacy attack suite (singling out, linkability, attribute and
     membership inference; needs the holdout as its control); ``attacks=False`` skips it.
+    Free-text columns (kind ``text`` in ``types``, or in the training options' ``types``
+    inside ``settings``, else as inferred) get a text section of their own.
     ``out=None`` writes no HTML; ``json_out`` writes the metrics as JSON. Same seed, same
     figures.
     """
+    from .text import TextReference, text_columns
     from .utility import check_target
 
     started = time.perf_counter()
@@ -82,6 +86,11 @@ def report(
     rows = {"train": len(train_df), "synthetic": len(synthetic_df)}
     if holdout_df is not None:
         rows["holdout"] = len(holdout_df)
+    t = time.perf_counter()
+    if types is None and isinstance((settings or {}).get("types"), dict):
+        types = settings["types"]  # the training options' overrides
+    text_ref = TextReference.build(train_df, holdout_df, text_columns(train_df, types), seed)
+    text_seconds = time.perf_counter() - t
     model_part = None
     if model_df is not None:
         rows["model_sample"] = len(model_df)
@@ -91,6 +100,11 @@ def report(
     log.info("scoring the synthetic table")
     data_part = score(synthetic_df, reference, target, seed, rng, progress, title=title, rows=rows, attacks=attacks)
     metrics = data_part.metrics
+    for part in (data_part, model_part):
+        if part is not None and text_ref is not None:
+            t = time.perf_counter()
+            part.metrics.text = text_ref.score(model_df if part is model_part else synthetic_df)
+            part.metrics.timings.text = text_seconds + time.perf_counter() - t
     metrics.model = model_part.metrics if model_part is not None else None
     metrics.settings = _jsonable(dict(settings or {}))
     metrics.seed = seed

@@ -122,6 +122,8 @@ def _part(part: Part, ref: Reference, figs: _Figures, prefix: str, dp: dict | No
     out += ["<h2>Accuracy per column</h2>", "<p>Worst first, by mean bivariate accuracy.</p>", _column_table(m)]
     out += ["<h2>Univariate distributions</h2>", _univariate(part, ref, figs)]
     out += ["<h2>Bivariate distributions</h2>", _bivariate(part, ref, figs)]
+    if m.text:
+        out += ["<h2>Text</h2>", _text(m)]
     out += ["<h2>Privacy</h2>", _dp_line(dp) + _privacy(part, figs)]
     if m.discriminator is not None:
         out += ["<h2>Discriminator</h2>", _discriminator(m)]
@@ -378,6 +380,54 @@ def _attacks(m: Metrics) -> str:
                    "<tr><th>secret</th><th>guessed on training rows</th><th>on unseen rows</th><th>risk</th>"
                    f"<th>95% interval</th><th>verdict</th></tr>{body}</table></div></details>")
     out += [f"<div class='note'>{_e(n)}</div>" for n in a.notes]
+    return "".join(out)
+
+
+_TEXT_FIGURES = [  # (field, heading, as a share)
+    ("non_empty_share", "non-empty", True),
+    ("null_share", "null", True),
+    ("length_accuracy", "length accuracy", True),
+    ("term_accuracy", "term accuracy", True),
+    ("exact_match_share", "copies a training text", True),
+    ("unique_share", "unique", True),
+    ("distinct_2", "distinct-2", True),
+    ("mean_length", "mean length", False),
+]
+
+
+def _text(m: Metrics) -> str:
+    """One row per text column, each figure beside the holdout's, then sample texts."""
+    has_ref = any(t.reference is not None for t in m.text.values())
+    head = "<tr><th>column</th>" + "".join(f"<th>{_e(h)}</th>" for _, h, _ in _TEXT_FIGURES) + "</tr>"
+
+    def cell(value: float, share: bool) -> str:
+        return _pct(value) if share else _num(value, 1)
+
+    rows = []
+    for name, t in m.text.items():
+        r = f"<tr><td>{_e(name)}</td>"
+        for field, _, share in _TEXT_FIGURES:
+            ref = f" <span class='hint'>· {cell(getattr(t.reference, field), share)}</span>" if t.reference else ""
+            r += f"<td class='n'>{cell(getattr(t, field), share)}{ref}</td>"
+        rows.append(r + "</tr>")
+    out = [
+        "<p>Each free-text column against the training texts: accuracies are 1 − total variation distance of "
+        "character lengths (10 quantile bins) and of lowercase word frequencies (top 1,000 training terms and "
+        "'other'); distinct-2 is distinct word bigrams over all bigrams."
+        + (" The holdout's figure follows each synthetic one, after the dot: the best to expect." if has_ref
+           else " No holdout was given, so there is no reference figure.") + "</p>",
+        f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>",
+    ]
+    for name, t in m.text.items():
+        n = max(len(t.samples), len(t.real_samples))
+        body = "".join(
+            f"<tr><td>{_e(t.samples[i]) if i < len(t.samples) else ''}</td>"
+            f"<td>{_e(t.real_samples[i]) if i < len(t.real_samples) else ''}</td></tr>"
+            for i in range(n)
+        )
+        out.append(f"<h3>Sample texts: {_e(name)}</h3>")
+        out.append(f"<div class='scroll'><table><tr><th>synthetic</th><th>holdout (real)</th></tr>{body}</table></div>"
+                   if n else "<p>–</p>")
     return "".join(out)
 
 

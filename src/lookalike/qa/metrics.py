@@ -106,6 +106,28 @@ class Correlations(BaseModel):
     mean_abs_difference: float
 
 
+class TextScores(BaseModel):
+    """One text column of one table against the training texts; shares and accuracies 0..1."""
+
+    null_share: float
+    non_empty_share: float = Field(description="share of non-null texts with more than white space")
+    length_accuracy: float = Field(description="1 - TVD of character lengths in 10 quantile bins fitted on training")
+    term_accuracy: float = Field(
+        description="1 - TVD of lowercase word frequencies: the top 1,000 training terms and 'other'")
+    exact_match_share: float = Field(description="share of non-null texts identical to a training text")
+    unique_share: float = Field(description="distinct texts / non-null texts")
+    distinct_2: float = Field(description="distinct word bigrams / all word bigrams")
+    mean_length: float = Field(description="mean length in characters")
+
+
+class TextMetrics(TextScores):
+    """The synthetic table's figures; ``reference`` is the holdout's, the best to expect."""
+
+    reference: TextScores | None = None
+    samples: list[str] = Field(default_factory=list, description="a few synthetic texts")
+    real_samples: list[str] = Field(default_factory=list, description="as many holdout texts")
+
+
 class Timings(BaseModel):
     """Seconds per step."""
 
@@ -114,6 +136,7 @@ class Timings(BaseModel):
     discriminator: float = 0.0
     utility: float = 0.0
     correlations: float = 0.0
+    text: float = 0.0
     attacks: float = 0.0
     html: float = 0.0
     total: float = 0.0
@@ -139,6 +162,8 @@ class Metrics(BaseModel):
     )
     utility: Utility | None = None
     correlations: Correlations
+    text: dict[str, TextMetrics] | None = Field(
+        None, description="free-text columns: column → figures beside the holdout's; None without text columns")
     model: Metrics | None = Field(None, description="Model QA: the model's unconditional sample vs training")
     settings: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from . import schemas as s
-from .routes import Id, Limit, Offset, _ctx, _get, _stem
+from .routes import Id, Limit, Offset, _ctx, _get, _stem, idle_context
 from .store import new_id
 
 router = APIRouter(prefix="/api")
@@ -87,10 +87,7 @@ def change_schema(request: Request, id: Id, body: s.SchemaPatch):
 @router.delete("/schemas/{id}", status_code=204, summary="Delete a schema (its datasets and models stay)",
                responses={409: {"model": s.Problem}})
 def delete_schema(request: Request, id: Id):
-    ctx = _ctx(request)
-    _get(request, "schemas", id)
-    if ctx.store.active_jobs_for(id):
-        raise HTTPException(409, f"schema {id} is being trained on; cancel the job first")
+    ctx = idle_context(request, "schemas", id, f"schema {id} is being trained on; cancel the job first")
     ctx.store.delete("schemas", id)
 
 

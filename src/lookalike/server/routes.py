@@ -40,6 +40,17 @@ def _ctx(request: Request):
     return request.app.state.lookalike
 
 
+def idle_context(request: Request, table: str, id: str, busy: str, also: list[str] = ()):
+    """The app's context, once row ``id`` of ``table`` is known to exist (404 otherwise) and no
+    job is queued or running on it or on the rows ``also`` (409 with ``busy`` otherwise):
+    what every delete route checks first."""
+    ctx = _ctx(request)
+    _get(request, table, id)
+    if any(ctx.store.active_jobs_for(i) for i in (id, *also)):
+        raise HTTPException(409, busy)
+    return ctx
+
+
 def _get(request: Request, table: str, id: str) -> dict[str, Any]:
     row = _ctx(request).store.get(table, id)
     if row is None:
@@ -103,10 +114,7 @@ def download_dataset(request: Request, id: Id):
 @router.delete("/datasets/{id}", status_code=204, summary="Delete a dataset (its models stay)",
                responses={409: {"model": s.Problem}})
 def delete_dataset(request: Request, id: Id):
-    ctx = _ctx(request)
-    _get(request, "datasets", id)
-    if ctx.store.active_jobs_for(id):
-        raise HTTPException(409, f"dataset {id} is being trained on; cancel the job first")
+    ctx = idle_context(request, "datasets", id, f"dataset {id} is being trained on; cancel the job first")
     ctx.store.delete("datasets", id)
     shutil.rmtree(ctx.paths.dir("datasets", id), ignore_errors=True)
 
@@ -232,11 +240,10 @@ def upload_model(request: Request, file: UploadFile = File(..., description="A .
 @router.delete("/models/{id}", status_code=204, summary="Delete a model with its outputs and reports",
                responses={409: {"model": s.Problem}})
 def delete_model(request: Request, id: Id):
-    ctx = _ctx(request)
-    _get(request, "models", id)
-    if ctx.store.active_jobs_for(id) or any(ctx.store.active_jobs_for(o["id"]) for o in _outputs_of(ctx, id)):
-        raise HTTPException(409, f"model {id} has a job queued or running; cancel it first")
-    for out in _outputs_of(ctx, id):
+    outputs = _outputs_of(_ctx(request), id)
+    ctx = idle_context(request, "models", id, f"model {id} has a job queued or running; cancel it first",
+                       also=[o["id"] for o in outputs])
+    for out in outputs:
         _delete_output(ctx, out["id"])
     ctx.store.delete("models", id)
     shutil.rmtree(ctx.paths.dir("models", id), ignore_errors=True)
@@ -293,10 +300,7 @@ def download_output(request: Request, id: Id, format: Literal["csv", "parquet"] 
 
 @router.delete("/outputs/{id}", status_code=204, summary="Delete a generated table and its reports")
 def delete_output(request: Request, id: Id):
-    ctx = _ctx(request)
-    _get(request, "outputs", id)
-    if ctx.store.active_jobs_for(id):
-        raise HTTPException(409, f"output {id} has a report job queued or running; cancel it first")
+    ctx = idle_context(request, "outputs", id, f"output {id} has a report job queued or running; cancel it first")
     _delete_output(ctx, id)
 
 

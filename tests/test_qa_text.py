@@ -111,3 +111,40 @@ def test_no_text_columns_no_text_section(tables, tmp_path):
     assert m.text is None
     assert json.loads((tmp_path / "r.json").read_text())["text"] is None
     assert "<h2>Text</h2>" not in out.read_text()
+
+
+def listings(n: int, seed: int) -> pd.DataFrame:
+    """Titles that say what the row is: posh rows are dear and called "luxury ...", budget
+    rows cheap and "cosy small ..."; both share the other words."""
+    rng = np.random.default_rng(seed)
+    posh = rng.random(n) < 0.4
+    price = np.where(posh, rng.normal(300, 30, n), rng.normal(60, 8, n)).round()
+    shared = np.array(["flat", "room", "near", "park", "with", "garden", "view", "central"])
+    titles = [("luxury penthouse " if p else "cosy small ") + " ".join(rng.choice(shared, 3)) for p in posh]
+    return pd.DataFrame({"price": price, "kind": np.where(posh, "posh", "budget"), "title": titles})
+
+
+def test_text_that_fits_its_row_scores_like_the_holdout():
+    train, synthetic, holdout = listings(500, 1), listings(400, 2), listings(400, 3)
+    ref = TextReference.build(train, holdout, ["title"], seed=0)
+    good = ref.score(synthetic)["title"]
+    shuffled = synthetic.assign(title=synthetic["title"].sample(frac=1, random_state=0).to_numpy())
+    bad = ref.score(shuffled)["title"]
+    assert good.reference.classifier_accuracy > 0.95 and good.classifier_accuracy > 0.95
+    assert good.reference.term_median_accuracy == 1.0 and good.term_median_accuracy == 1.0
+    # the four words that tell posh from budget rows miss their medians; shared words keep theirs
+    assert bad.classifier_accuracy < 0.75 and bad.term_median_accuracy <= 1 - 4 / 12
+    assert bad.term_accuracy == good.term_accuracy  # the same texts, only on the wrong rows
+
+
+def test_term_medians_and_classifier_by_hand():
+    from lookalike.qa.text import classifier_accuracy, term_medians
+
+    texts = pd.Series(["Luxury loft", "luxury flat", "small room", None])
+    medians = term_medians(texts, pd.Series([300, 100, 40, 5]), ["luxury", "small", "castle"])
+    assert medians["luxury"] == (200.0, 2) and medians["small"] == (40.0, 1)
+    assert np.isnan(medians["castle"][0]) and medians["castle"][1] == 0
+    labels = pd.Series(["posh", "posh", "budget", "budget"])
+    terms = pd.Index(["luxury", "loft", "flat", "small", "room"], dtype=object)
+    assert classifier_accuracy(texts[:3], labels[:3], pd.Series(["a luxury room?", "small"]),
+                               pd.Series(["posh", "budget"]), terms) == 1.0

@@ -1,4 +1,4 @@
-"""Text columns: a character model writes each row's texts given the row's other columns."""
+"""Text columns: a word or character model writes each row's texts given the row's other columns."""
 
 from __future__ import annotations
 
@@ -152,9 +152,39 @@ def test_tampered_text_description_is_refused(trained, tmp_path):
         lookalike.load(bad)
 
 
-def test_text_shapes_match_the_model():
-    m = TextModel([3, 5, 2], vocab_size=40, n_columns=2, embed=8, hidden=16, layers=2)
-    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == text_shapes([3, 5, 2], 40, 2, 8, 16, 2)
+@pytest.mark.parametrize("head_rank,room", [(0, False), (4, True)])
+def test_text_shapes_match_the_model(head_rank, room):
+    m = TextModel([3, 5, 2], vocab_size=40, n_columns=2, embed=8, hidden=16, layers=2, head_rank=head_rank, room=room)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == text_shapes([3, 5, 2], 40, 2, 8, 16, 2,
+                                                                                 head_rank, room)
+
+
+def test_texts_keep_to_their_length_bucket(trained):
+    from lookalike.training import compact
+    from lookalike.text.sampling import write_texts
+
+    df, g = trained
+    enc = g.encoder_.encoder("title")
+    tokens = compact(g.encoder_.encode(df))
+    bucket = tokens[:, g.encoder_.subs_of("title")[0]]
+    made = write_texts(g.text_, g.encoder_, tokens, torch.Generator().manual_seed(0))["title"]
+    for b, t in zip(bucket, made):
+        assert (t is None) == (b == 0)
+        if t is not None:
+            assert enc.min_length(np.array([b]))[0] <= len(t) <= enc.max_length(np.array([b]))[0]
+
+
+def test_tokenizer_is_chosen_by_the_column_shape():
+    rng = np.random.default_rng(0)
+    titles = pd.Series([" ".join(rng.choice(WORDS, 4)) + "!" for _ in range(200)] + ["cosy grove flat"] * 3)
+    enc = TextEncoder("t", "object").fit(titles, rng, protect=True)
+    assert enc.tokenizer_ == "words" and enc.describe()["tokenizer"] == "words"
+    assert {"cosy", " flat", "!"} <= set(enc.vocab_) and " grove" not in enc.vocab_  # 3 rows: spelled out
+    for text in ["cosy grove flat!", "park  view", "  garden"]:
+        assert "".join(enc.tokenize(text)) == text
+    assert enc.tokenize("cosy grove")[:2] == ["cosy", " "] and len(enc.tokenize("cosy grove")) == 7
+    codes = pd.Series(["".join(rng.choice(list("ABCDEFGH0123456789"), 8)) for _ in range(200)])
+    assert TextEncoder("c", "object").fit(codes, rng, protect=True).tokenizer_ == "characters"
 
 
 def test_tokenizer_keeps_characters_of_five_rows_and_maps_rare_ones():

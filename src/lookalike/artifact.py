@@ -167,6 +167,8 @@ class TextNetwork(BaseModel):
     embed: int = Field(ge=1, le=MAX_TEXT_WIDTH)
     hidden: int = Field(ge=1, le=MAX_TEXT_WIDTH)
     layers: int = Field(ge=1, le=MAX_TEXT_LAYERS)
+    head_rank: int = Field(default=0, ge=0, le=MAX_TEXT_WIDTH)  # 0: files from before the low-rank output layer
+    room: bool = False  # files from before the length-aware input: none
     context_cardinalities: list[int] = Field(max_length=MAX_SUB_COLUMNS)
     replay_key: str = Field(default="", max_length=64)
     replay: dict[str, list[Annotated[int, Field(ge=0, lt=2**32)]]] = Field(default_factory=dict)
@@ -203,7 +205,7 @@ def text_expected_shapes(text: TextNetwork) -> dict[str, tuple[int, ...]]:
     from .text.model import text_shapes
 
     shapes = text_shapes(text.context_cardinalities, text.vocab_size, len(text.columns), text.embed,
-                         text.hidden, text.layers)
+                         text.hidden, text.layers, text.head_rank, text.room)
     return {f"text.{k}": v for k, v in shapes.items()}
 
 

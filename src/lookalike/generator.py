@@ -389,7 +389,7 @@ def _load_text(meta: dict[str, Any], net, encoder: TableEncoder, state: dict[str
 
     vocab = TextVocab.of([encoder.encoder(c).vocab_ for c in desc.columns])
     model = TextModel(desc.context_cardinalities, desc.vocab_size, len(desc.columns), embed=desc.embed,
-                      hidden=desc.hidden, layers=desc.layers)
+                      hidden=desc.hidden, layers=desc.layers, head_rank=desc.head_rank, room=desc.room)
     model.load_state_dict({k[len("text."):]: state.pop(k) for k in [k for k in state if k.startswith("text.")]})
     return TextPart(desc.columns, vocab, model, desc.replay_key, desc.replay)
 

@@ -121,7 +121,7 @@ def infer_schema(df: pd.DataFrame, types: dict[str, str] | None = None, name: st
     for c in cols:
         if c.kind == "text":
             log.warning(
-                "table '%s', column '%s': looks like free text (%d distinct values); a character model writes "
+                "table '%s', column '%s': looks like free text (%d distinct values); a text model writes "
                 "its values given each row (under differential privacy it is a category: values shared by "
                 "several rows, the rest _RARE_). Pass types={'%s': 'categorical'} to keep it a category, "
                 "or 'exclude' to drop it.",

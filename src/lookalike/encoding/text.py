@@ -1,11 +1,19 @@
-"""Free-text columns: a character tokenizer fit on the column, and what the flat engine
-sees of it: one token per row, null or the text's length bucket, so whether a row has a
-text and roughly how long it is are drawn with the rest of the row. The characters
-themselves are written by the text model (``lookalike.text``) given that row."""
+"""Free-text columns: a tokenizer fit on the column, and what the flat engine sees of it:
+one token per row, null or the text's length bucket, so whether a row has a text and
+roughly how long it is are drawn with the rest of the row. The text itself is written by
+the text model (``lookalike.text``) given that row.
+
+The tokenizer is chosen by the column's shape: texts made mostly of words that many rows
+share (titles, descriptions, first names) get ``words``: every word or punctuation
+mark used by at least MIN_ROWS_PER_CHAR rows is one token (with its leading space),
+anything rarer is spelled in characters; texts of mostly one-off strings (codes, rare
+names) get ``characters``. Either way a token (and a character) that fewer than
+MIN_ROWS_PER_CHAR training rows used never appears in the output."""
 
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections import Counter
 from typing import Any
@@ -20,13 +28,18 @@ MAX_TEXT_LENGTH = 200  # characters generated per text at most
 LENGTH_QUANTILE = 0.99  # a column's max length: this quantile of its lengths (longer texts are cut)
 LENGTH_BUCKETS = 8  # the flat engine's view of a text: null or one of these length ranges
 PROTECTED_LOW_QUANTILE = 0.01  # the shortest bucket starts here, not at one row's length
+WORDS_MIN_COVERAGE = 0.3  # share of the characters in shared words from which a column is tokenized in words
+MAX_WORD_TOKENS = 4_000  # the most used words (by rows) a ``words`` tokenizer keeps
+MAX_PIECE_LENGTH = 40  # characters of one word token at most
+_PIECE = re.compile(r" ?[^\W_]+| ?[^\w\s]|\s| ?_+")  # a word or a punctuation mark, with its leading space
 
 
 class TextEncoder(ColumnEncoder):
     """Tokens of the flat engine: 0 = null, 1..B = length buckets (``length_starts_``: the
-    shortest length of each). The tokenizer: ``vocab_``, the characters used by at least
-    MIN_ROWS_PER_CHAR training rows (others map to a close character, e.g. 'é' -> 'e', or
-    are dropped), and ``max_length_``."""
+    shortest length of each). The tokenizer (``tokenizer_``: "characters" or "words"):
+    ``vocab_``, the characters used by at least MIN_ROWS_PER_CHAR training rows (others map
+    to a close character, e.g. 'é' -> 'e', or are dropped), then with "words" the words
+    used by as many rows; and ``max_length_`` in characters."""
 
     kind = "text"
 
@@ -34,8 +47,17 @@ class TextEncoder(ColumnEncoder):
         texts = [str(v) for v in s.dropna().to_numpy(dtype=object)]
         rows_with = Counter(ch for t in texts for ch in set(t))
         least = MIN_ROWS_PER_CHAR if protect else 1
+        self.tokenizer_ = "characters"
         self.vocab_ = sorted(ch for ch, k in rows_with.items() if k >= least)
-        lengths = np.array([len(self.clean(t)) for t in texts], dtype=float)
+        cleaned = [self.clean(t) for t in texts]
+        if cleaned:
+            rows_with = Counter(p for t in cleaned for p in set(_PIECE.findall(t)))
+            words = [p for p, k in rows_with.items() if k >= max(least, 2) and 1 < len(p) <= MAX_PIECE_LENGTH]
+            words = set(sorted(words, key=lambda p: (-rows_with[p], p))[:MAX_WORD_TOKENS])
+            covered = sum(len(p) for t in cleaned for p in _PIECE.findall(t) if p in words)
+            if covered >= WORDS_MIN_COVERAGE * sum(map(len, cleaned)):
+                self.tokenizer_, self.vocab_ = "words", self.vocab_ + sorted(words)
+        lengths = np.array([len(t) for t in cleaned], dtype=float)
         if len(lengths):
             top = math.ceil(np.quantile(lengths, LENGTH_QUANTILE))
             self.max_length_ = int(min(max(top, 1), MAX_TEXT_LENGTH))
@@ -55,10 +77,14 @@ class TextEncoder(ColumnEncoder):
 
             return TextCategoryEncoder.from_state(state)
         enc = super().from_state(state)
+        enc.tokenizer_ = state.get("tokenizer_", "characters")  # files from before word tokens: characters
         vocab, starts, top = enc.vocab_, enc.length_starts_, enc.max_length_
-        if not (isinstance(vocab, list) and all(isinstance(c, str) and len(c) == 1 for c in vocab)
+        longest = 1 if enc.tokenizer_ == "characters" else MAX_PIECE_LENGTH
+        if enc.tokenizer_ not in ("characters", "words"):
+            raise ValueError(f"column '{enc.name}': unknown text tokenizer {enc.tokenizer_!r}")
+        if not (isinstance(vocab, list) and all(isinstance(c, str) and 1 <= len(c) <= longest for c in vocab)
                 and len(set(vocab)) == len(vocab)):
-            raise ValueError(f"column '{enc.name}': the text vocabulary is not a list of distinct characters")
+            raise ValueError(f"column '{enc.name}': the text vocabulary is not a list of distinct tokens")
         if not (isinstance(top, int) and 1 <= top <= MAX_TEXT_LENGTH):
             raise ValueError(f"column '{enc.name}': text max length {top!r} out of range")
         if not (isinstance(starts, list) and 1 <= len(starts) <= LENGTH_BUCKETS
@@ -88,14 +114,29 @@ class TextEncoder(ColumnEncoder):
             self._known_set = cached
         return cached[1]
 
+    def tokenize(self, text: str) -> list[str]:
+        """A cleaned text as tokens of ``vocab_``: known words whole (a word without its
+        leading space when only that is known), anything else character by character."""
+        if getattr(self, "tokenizer_", "characters") == "characters":
+            return list(text)
+        known, out = self._known(), []
+        for piece in _PIECE.findall(text):
+            if piece in known:
+                out.append(piece)
+            elif piece[0] == " " and piece[1:] in known:
+                out += [" ", piece[1:]] if " " in known else [piece[1:]]
+            else:
+                out.extend(ch for ch in piece if ch in known)
+        return out
+
     def texts(self, s: pd.Series) -> list[str | None]:
         """Each value cleaned and cut to ``max_length_`` (None for nulls): what the text
         model learns from."""
         return [None if pd.isna(v) else self.clean(str(v))[: self.max_length_] for v in s.to_numpy(dtype=object)]
 
     def describe(self) -> dict:
-        return {"tokenizer": "characters", "vocab_size": len(self.vocab_), "max_length": self.max_length_,
-                "length_buckets": len(self.length_starts_)}
+        return {"tokenizer": getattr(self, "tokenizer_", "characters"), "vocab_size": len(self.vocab_),
+                "max_length": self.max_length_, "length_buckets": len(self.length_starts_)}
 
     # --- the flat engine's token -------------------------------------------------------
     @property
@@ -118,6 +159,11 @@ class TextEncoder(ColumnEncoder):
         """The shortest text each token's length bucket holds (0 for null)."""
         starts = np.array([0, *self.length_starts_])
         return starts[np.clip(tokens, 0, len(starts) - 1)]
+
+    def max_length(self, tokens: np.ndarray) -> np.ndarray:
+        """The longest text each token's length bucket holds (0 for null)."""
+        ends = np.array([0, *[v - 1 for v in self.length_starts_[1:]], self.max_length_])
+        return ends[np.clip(tokens, 0, len(ends) - 1)]
 
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, start: int = 0) -> pd.Series:
         """Nulls where the token says so and empty strings elsewhere: the text model writes

@@ -392,6 +392,8 @@ _TEXT_FIGURES = [  # (field, heading, as a share)
     ("unique_share", "unique", True),
     ("distinct_2", "distinct-2", True),
     ("mean_length", "mean length", False),
+    ("term_median_accuracy", "term medians ±10%", True),
+    ("classifier_accuracy", "predicts categories", True),
 ]
 
 
@@ -400,7 +402,9 @@ def _text(m: Metrics) -> str:
     has_ref = any(t.reference is not None for t in m.text.values())
     head = "<tr><th>column</th>" + "".join(f"<th>{_e(h)}</th>" for _, h, _ in _TEXT_FIGURES) + "</tr>"
 
-    def cell(value: float, share: bool) -> str:
+    def cell(value: float | None, share: bool) -> str:
+        if value is None:
+            return "–"
         return _pct(value) if share else _num(value, 1)
 
     rows = []
@@ -413,7 +417,9 @@ def _text(m: Metrics) -> str:
     out = [
         "<p>Each free-text column against the training texts: accuracies are 1 − total variation distance of "
         "character lengths (10 quantile bins) and of lowercase word frequencies (top 1,000 training terms and "
-        "'other'); distinct-2 is distinct word bigrams over all bigrams."
+        "'other'); distinct-2 is distinct word bigrams over all bigrams. Term medians: share of frequent terms "
+        "whose rows have a numeric column's median within ±10% of training's; predicts categories: accuracy of a "
+        "classifier trained on the table's texts predicting its categorical columns on the holdout."
         + (" The holdout's figure follows each synthetic one, after the dot: the best to expect." if has_ref
            else " No holdout was given, so there is no reference figure.") + "</p>",
         f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>",

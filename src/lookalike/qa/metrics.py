@@ -118,6 +118,12 @@ class TextScores(BaseModel):
     unique_share: float = Field(description="distinct texts / non-null texts")
     distinct_2: float = Field(description="distinct word bigrams / all word bigrams")
     mean_length: float = Field(description="mean length in characters")
+    term_median_accuracy: float | None = Field(
+        default=None, description="text ↔ numbers: share of (frequent term, numeric column) pairs whose median "
+        "over the rows with the term is within ±10% of the training figure")
+    classifier_accuracy: float | None = Field(
+        default=None, description="text ↔ categories: accuracy of a naive Bayes classifier predicting each "
+        "categorical column from the text, trained on this table, tested on the holdout (mean over columns)")
 
 
 class TextMetrics(TextScores):

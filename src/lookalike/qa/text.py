@@ -10,7 +10,7 @@ the holdout's figure is the best to expect.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,12 @@ N_TERMS = 1_000
 N_SAMPLES = 5
 MAX_SAMPLE_CHARS = 500  # sample texts are cut here to keep the JSON and page small
 _TOKEN = r"\w+"
+N_MEDIAN_TERMS = 20  # the most used training terms (of MIN_TERM_LETTERS letters at least) whose medians are compared
+MIN_TERM_LETTERS = 3
+MIN_TERM_ROWS = 20  # a term's median is compared when this many rows of both tables have it
+MEDIAN_TOLERANCE = 0.10
+MAX_CONDITIONING_COLUMNS = 3  # numeric and categorical columns each, in table order
+MAX_CLASSES = 50  # a categorical column with more values is not predicted
 
 
 def text_columns(train: pd.DataFrame, types: Mapping[str, str] | None = None) -> list[str]:
@@ -121,6 +127,88 @@ class ColumnReference:
         return scores, [texts.iloc[i][:MAX_SAMPLE_CHARS] for i in sorted(pick)]
 
 
+def term_medians(texts: pd.Series, values: pd.Series, terms: list[str]) -> dict[str, tuple[float, int]]:
+    """Per term: the median of ``values`` over the rows whose text has the term (lowercase
+    word) and how many such rows have a value; NaN, 0 for a term no row has."""
+    words = [set(ts) for ts in _tokens(_strings(texts).fillna(""))]
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    out = {}
+    for term in terms:
+        x = v[np.fromiter((term in w for w in words), dtype=bool, count=len(words))]
+        x = x[~np.isnan(x)]
+        out[term] = (float(np.median(x)) if len(x) else float("nan"), len(x))
+    return out
+
+
+def classifier_accuracy(train_texts: pd.Series, train_labels: pd.Series, test_texts: pd.Series,
+                        test_labels: pd.Series, terms: pd.Index) -> float:
+    """Accuracy on the test rows of a multinomial naive Bayes classifier (``terms`` + 'other'
+    as features, add-one smoothing) trained to predict the label from the text."""
+    def counts(texts: pd.Series) -> np.ndarray:
+        x = np.zeros((len(texts), len(terms) + 1), dtype=np.float32)
+        for r, ts in enumerate(_tokens(_strings(texts).fillna(""))):
+            if ts:
+                codes = terms.get_indexer(pd.Index(ts, dtype=object))
+                np.add.at(x[r], np.where(codes < 0, len(terms), codes), 1.0)
+        return x
+
+    ok = train_labels.notna().to_numpy()
+    labels, y = np.unique(train_labels[ok].astype(str).to_numpy(), return_inverse=True)
+    test_ok = test_labels.notna().to_numpy()
+    if not len(labels) or not test_ok.any():
+        return 0.0
+    x = counts(train_texts[ok])
+    per_class = np.stack([x[y == k].sum(0) for k in range(len(labels))]) + 1.0  # [K, V + 1]
+    log_p = np.log(per_class / per_class.sum(1, keepdims=True))
+    log_prior = np.log(np.bincount(y, minlength=len(labels)) / len(y))
+    guess = labels[(counts(test_texts[test_ok]) @ log_p.T + log_prior).argmax(1)]
+    return float((guess == test_labels[test_ok].astype(str).to_numpy()).mean())
+
+
+@dataclass
+class Conditioning:
+    """What a text says of its row, measured on training: the frequent terms' medians of each
+    numeric column, the categorical columns to predict, and the test rows (the holdout's)."""
+
+    numeric: list[str]
+    categorical: list[str]
+    terms: list[str]
+    medians: dict[str, dict[str, tuple[float, int]]]  # numeric column -> term -> (median, rows)
+    test: pd.DataFrame | None
+
+    @classmethod
+    def fit(cls, column: ColumnReference, train: pd.DataFrame, holdout: pd.DataFrame | None,
+            rng: np.random.Generator) -> Conditioning:
+        others = [c for c in train.columns if c != column.name]
+        numeric = [c for c in others if pd.api.types.is_numeric_dtype(train[c])
+                   and not pd.api.types.is_bool_dtype(train[c])][:MAX_CONDITIONING_COLUMNS]
+        categorical = [c for c in others if c not in numeric and 2 <= train[c].nunique() <= MAX_CLASSES
+                       ][:MAX_CONDITIONING_COLUMNS]
+        terms = [t for t in column.terms if len(t) >= MIN_TERM_LETTERS and not t.isdigit()][:N_MEDIAN_TERMS]
+        sample = _sample(train, rng)
+        medians = {c: term_medians(sample[column.name], sample[c], terms) for c in numeric}
+        test = None if holdout is None else _sample(holdout, rng)[[column.name, *categorical]]
+        return cls(numeric, categorical, terms, medians, test)
+
+    def scores(self, column: ColumnReference, table: pd.DataFrame, rng: np.random.Generator,
+               test: pd.DataFrame | None = None) -> dict[str, float | None]:
+        """The table's term-median and classifier figures (None where there is nothing to score);
+        the classifier is tested on ``test`` (default the holdout's rows)."""
+        table = _sample(table, rng)
+        within = []
+        for c, ref in self.medians.items():
+            mine = term_medians(table[column.name], table[c], self.terms)
+            for term, (m_ref, n_ref) in ref.items():
+                m, n = mine[term]
+                if min(n, n_ref) >= MIN_TERM_ROWS:
+                    within.append(abs(m - m_ref) <= MEDIAN_TOLERANCE * abs(m_ref))
+        test = self.test if test is None else test
+        acc = [classifier_accuracy(table[column.name], table[c], test[column.name], test[c], column.terms)
+               for c in self.categorical] if test is not None else []
+        return {"term_median_accuracy": float(np.mean(within)) if within else None,
+                "classifier_accuracy": float(np.mean(acc)) if acc else None}
+
+
 @dataclass
 class TextReference:
     """Every text column of the training table, and the holdout's figures (the reference)."""
@@ -128,6 +216,7 @@ class TextReference:
     columns: list[ColumnReference]
     holdout: dict[str, tuple[TextScores, list[str]]] | None
     seed: int
+    conditioning: dict[str, Conditioning] = field(default_factory=dict)
 
     @classmethod
     def build(cls, train: pd.DataFrame, holdout: pd.DataFrame | None, names: list[str],
@@ -137,10 +226,17 @@ class TextReference:
             return None
         rng = np.random.default_rng([seed, 0x7E47])  # its own stream: other figures keep theirs
         columns = [ColumnReference.fit(name, train[name], rng) for name in names]
+        conditioning = {c.name: Conditioning.fit(c, train, holdout, rng) for c in columns}
         scored = None
         if holdout is not None:
-            scored = {c.name: c.score(holdout[c.name], rng) for c in columns}
-        return cls(columns, scored, seed)
+            scored = {}
+            for c in columns:
+                scores, samples = c.score(holdout[c.name], rng)
+                # the holdout's own figures: its medians, and the classifier trained on training texts
+                cond = conditioning[c.name].scores(c, holdout, rng)
+                cond["classifier_accuracy"] = conditioning[c.name].scores(c, train, rng)["classifier_accuracy"]
+                scored[c.name] = (scores.model_copy(update=cond), samples)
+        return cls(columns, scored, seed, conditioning)
 
     def score(self, synthetic: pd.DataFrame) -> dict[str, TextMetrics]:
         """Column → the synthetic table's figures beside the holdout's; same seed, same figures."""
@@ -148,6 +244,9 @@ class TextReference:
         out = {}
         for c in self.columns:
             scores, samples = c.score(synthetic[c.name], rng)
+            cond = self.conditioning.get(c.name)
+            if cond is not None and set(cond.numeric + cond.categorical) <= set(synthetic.columns):
+                scores = scores.model_copy(update=cond.scores(c, synthetic, rng))
             ref, real = self.holdout[c.name] if self.holdout is not None else (None, [])
             out[str(c.name)] = TextMetrics(**scores.model_dump(), reference=ref, samples=samples,
                                            real_samples=real)

@@ -1,4 +1,4 @@
-"""Text generation for ``text`` columns: a character model that writes each row's texts
+"""Text generation for ``text`` columns: a word/character model that writes each row's texts
 given the row's other columns (``model.py``), its training (``training.py``) and its
 sampling (``sampling.py``). The tokenizers live in ``encoding/text.py``; ``train_table``
 trains this after the flat model, and ``Generator`` writes the texts after drawing the
@@ -29,7 +29,7 @@ class TextPart:
         """The network description saved in meta.json (checked by ``artifact`` on load)."""
         m = self.model
         return {"columns": self.columns, "vocab_size": m.vocab_size, "embed": m.embed, "hidden": m.hidden,
-                "layers": m.layers, "context_cardinalities": m.context_cardinalities,
+                "layers": m.layers, "head_rank": m.head_rank, "room": m.room, "context_cardinalities": m.context_cardinalities,
                 "replay_key": self.replay_key, "replay": self.replay}
 
 

@@ -1,8 +1,9 @@
-"""Writing texts: each row's text columns, character by character, given its flat tokens.
+"""Writing texts: each row's text columns, token by token, given its flat tokens.
 
 A null text column (its flat token says so) gets no text; a non-null one is at least as
-long as its length bucket's shortest text and at most its column's max length; each column
-draws only its own tokenizer's characters. Temperature and top-p act as in the flat engine.
+long as its length bucket's shortest text and at most its column's max length (in
+characters: a word token that would pass it is not drawn); each column draws only its own
+tokenizer's tokens. Temperature and top-p act as in the flat engine.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from . import TextPart, replay_hash
 from .model import BOS, END, PAD
 
 MAX_REPLAY_REDRAWS = 5
+CHUNK_ROWS = 8_192  # rows written at once (bounds the [rows, V] step tensors)
 
 
 def write_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: torch.Generator,
                 temperature: float = 1.0, top_p: float = 1.0) -> dict[str, list[str | None]]:
     """The texts of rows with flat tokens [n, S], per text column. With never-replay, a text
     equal to a training text is redrawn (the whole row's texts), up to MAX_REPLAY_REDRAWS times."""
-    out = _draw_texts(part, encoder, tokens, gen, temperature, top_p)
+    out = _draw_chunks(part, encoder, tokens, gen, temperature, top_p)
     for _ in range(MAX_REPLAY_REDRAWS):
         again = np.zeros(len(tokens), dtype=bool)
         for col, hashes in part.replay.items():
@@ -33,10 +35,19 @@ def write_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
         if not again.any():
             break
         rows = np.flatnonzero(again)
-        redrawn = _draw_texts(part, encoder, tokens[rows], gen, temperature, top_p)
+        redrawn = _draw_chunks(part, encoder, tokens[rows], gen, temperature, top_p)
         for col in out:
             for r, t in zip(rows, redrawn[col]):
                 out[col][r] = t
+    return out
+
+
+def _draw_chunks(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: torch.Generator,
+                 temperature: float, top_p: float) -> dict[str, list[str | None]]:
+    out: dict[str, list[str | None]] = {c: [] for c in part.columns}
+    for i in range(0, len(tokens), CHUNK_ROWS):
+        for c, texts in _draw_texts(part, encoder, tokens[i : i + CHUNK_ROWS], gen, temperature, top_p).items():
+            out[c] += texts
     return out
 
 
@@ -49,50 +60,70 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
     encs = [encoder.encoder(c) for c in part.columns]
     own = [encoder.subs_of(c)[0] for c in part.columns]
     flat = tokens[:, own]  # [n, C] null / length bucket of each text column
-    is_null = torch.as_tensor(flat == NULL, device=device)
-    shortest = torch.as_tensor(np.stack([e.min_length(flat[:, j]) for j, e in enumerate(encs)], 1), device=device)
-    longest = torch.tensor([e.max_length_ for e in encs] + [0], device=device)
-    # [C + 1, V]: what each column may draw; past the last column only PAD-like END
-    allowed = torch.stack([vocab.allowed(e.vocab_) for e in encs] + [vocab.allowed([])]).to(device)
-    shortest = torch.cat([shortest, torch.zeros((n, 1), dtype=shortest.dtype, device=device)], 1)
-    is_null = torch.cat([is_null, torch.ones((n, 1), dtype=torch.bool, device=device)], 1)
+    zero = np.zeros((n, 1), dtype=np.int64)
+    # [n, C + 1] per row and column (+ 1: past the last one, nothing): null, shortest, longest
+    is_null = torch.as_tensor(np.concatenate([flat == NULL, zero == 0], 1), device=device)
+    shortest = torch.as_tensor(np.concatenate([np.stack([e.min_length(flat[:, j]) for j, e in enumerate(encs)], 1),
+                                               zero], 1), dtype=torch.long, device=device)
+    longest = torch.as_tensor(np.concatenate([np.stack([e.max_length(flat[:, j]) for j, e in enumerate(encs)], 1),
+                                              zero], 1), dtype=torch.long, device=device)
+    # per column: the ids it may write, END first, and their output weights and lengths
+    lookup = vocab._lookup()
+    own_ids = [torch.tensor([END] + sorted(lookup[t] for t in e.vocab_), dtype=torch.long, device=device)
+               for e in encs]
+    vocab_lengths = vocab.lengths().to(device)
+    weights = [(model.head.weight[i].float(), model.head.bias[i].float(), vocab_lengths[i])
+               for i in own_ids]
 
     c_in, h = model.start(torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device))
-    rows = torch.arange(n, device=device)
+    live = torch.arange(n, device=device)  # rows still writing; finished ones leave the batch
     prev = torch.full((n,), BOS, dtype=torch.long, device=device)
     column = torch.zeros(n, dtype=torch.long, device=device)
     length = torch.zeros(n, dtype=torch.long, device=device)
-    drawn = []
-    for _ in range(int(longest.sum()) + C):
-        if bool((column >= C).all()):
-            break
-        logits, h = model(prev[:, None], column[:, None], c_in, h)
-        logits = logits[:, 0].float()
-        ok = allowed[column].clone()  # [n, V]
-        must_end = is_null[rows, column] | (length >= longest[column])
-        ok[must_end] = False
-        ok[must_end, END] = True
-        ok[length < shortest[rows, column], END] = False
-        ok[:, END] |= ~ok.any(1)  # a column whose vocabulary is empty
-        logits = logits.masked_fill(~ok, float("-inf"))
-        if temperature != 1.0:
-            logits = logits / max(temperature, 1e-6)
-        probs = torch.softmax(logits, -1)
-        if top_p < 1.0:
-            probs = _top_p_filter(probs, top_p)
-        nxt = _draw(probs, gen)
-        nxt = torch.where(column >= C, torch.full_like(nxt, PAD), nxt)
-        drawn.append(nxt)
+    ids = torch.full((n, int(longest.sum(1).max()) + C), PAD, dtype=torch.long, device=device)
+    for step in range(ids.shape[1]):  # each step writes a character at least, or ends a column
+        room = longest[live, column] - length  # [m] characters the text may still take
+        features, h = model.features(prev[:, None], column[:, None], room[:, None], c_in, h)
+        features = features[:, 0].float()
+        nxt = torch.empty_like(prev)
+        for j in range(C):
+            sel = (column == j).nonzero()[:, 0]
+            if not len(sel):
+                continue
+            w, b, piece_length = weights[j]
+            logits = features[sel] @ w.T + b  # [m_j, V_j]
+            r = room[sel]
+            ok = piece_length[None, :] <= r[:, None]
+            must_end = is_null[live[sel], j] | (r <= 0)
+            ok[must_end] = False
+            ok[must_end, 0] = True  # END
+            ok[length[sel] < shortest[live[sel], j], 0] = False
+            ok[:, 0] |= ~ok.any(1)  # a column whose vocabulary is empty
+            logits = logits.masked_fill(~ok, float("-inf"))
+            if temperature != 1.0:
+                logits = logits / max(temperature, 1e-6)
+            probs = torch.softmax(logits, -1)
+            if top_p < 1.0:
+                probs = _top_p_filter(probs, top_p)
+            nxt[sel] = own_ids[j][_draw(probs, gen)]
+        ids[live, step] = nxt
         ended = nxt == END
-        length = torch.where(ended, torch.zeros_like(length), length + 1)
+        length = torch.where(ended, torch.zeros_like(length), length + vocab_lengths[nxt])
         column = column + ended.long()
-        prev = nxt
-    ids = torch.stack(drawn, 1).cpu().numpy() if drawn else np.zeros((n, 0), dtype=np.int64)
-    return _decode(ids, vocab.chars, part.columns, flat)
+        going = column < C
+        if not bool(going.all()):
+            if not bool(going.any()):
+                break
+            keep = going.nonzero()[:, 0]
+            live, prev, column, length = live[keep], nxt[keep], column[keep], length[keep]
+            c_in, h = c_in[keep], h[:, keep]
+        else:
+            prev = nxt
+    return _decode(ids.cpu().numpy(), vocab.pieces, part.columns, flat)
 
 
-def _decode(ids: np.ndarray, chars: list[str], columns: list[str], flat: np.ndarray) -> dict[str, list[str | None]]:
-    table = np.array(["", "", "", *chars], dtype=object)  # PAD, BOS, END write nothing
+def _decode(ids: np.ndarray, pieces: list[str], columns: list[str], flat: np.ndarray) -> dict[str, list[str | None]]:
+    table = np.array(["", "", "", *pieces], dtype=object)  # PAD, BOS, END write nothing
     out: dict[str, list[str | None]] = {c: [] for c in columns}
     for r in range(len(ids)):
         row = ids[r]

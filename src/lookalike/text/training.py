@@ -1,5 +1,6 @@
-"""Training the text model: next-character loss over each row's text sequence, given the
-row's flat tokens; a validation split, early stopping and a time budget."""
+"""Training the text model: next-token loss over each row's text sequence, given the row's
+flat tokens; a validation split, early stopping and a time budget. Batches hold rows of
+similar length (shuffled within buckets), so little of each step is padding."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ MAX_VAL_ROWS = 2_000
 PATIENCE = 2  # epochs without validation improvement
 REPLAY_MIN_UNIQUE_SHARE = 0.5  # never-replay applies to columns whose texts are mostly unique
 GRAD_CLIP = 1.0
+BUCKET_BATCHES = 32  # rows are sorted by length within groups of this many batches
+MAX_TIME_SHARE = 2 / 3  # of max_training_time, the text model's budget at most
+TIME_MARGIN = 0.05  # of the text model's budget, kept for the last step, validation and checkpoint
 
 
 def text_columns(encoder: TableEncoder) -> list[TextEncoder]:
@@ -38,7 +42,7 @@ def text_columns(encoder: TableEncoder) -> list[TextEncoder]:
 
 def sequences(encoders: list[TextEncoder], vocab: TextVocab, df: pd.DataFrame) -> torch.Tensor:
     """Each row's ``BOS t1 END t2 END ...`` as ids, right-padded with PAD: [n, T + 1]."""
-    cols = [[vocab.ids(t or "") for t in e.texts(df[e.name])] for e in encoders]
+    cols = [[vocab.ids(e.tokenize(t or "")) for t in e.texts(df[e.name])] for e in encoders]
     rows = [[BOS] + [i for c in cols for i in (*c[r], END)] for r in range(len(df))]
     width = max((len(r) for r in rows), default=1)
     out = torch.full((len(rows), width), PAD, dtype=torch.long)
@@ -52,13 +56,30 @@ def column_ids(chars: torch.Tensor, n_columns: int) -> torch.Tensor:
     return (chars == END).long().cumsum(1).clamp_max(n_columns)
 
 
-def sequence_loss(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Next-character cross-entropy of padded sequences [B, T + 1] given flat tokens [B, S]."""
+def room_left(x: torch.Tensor, columns: torch.Tensor, longest: torch.Tensor, piece_length: torch.Tensor) -> torch.Tensor:
+    """[B, T] characters each input step's text may still take: its length bucket's longest
+    (``longest`` [B, C + 1], per column) minus the characters of the column read so far."""
+    cum = piece_length[x].cumsum(1)
+    start = torch.where((x == END) | (x == BOS), cum, torch.zeros_like(cum)).cummax(1).values
+    return longest.gather(1, columns) - (cum - start)
+
+
+def text_limits(encoders: list[TextEncoder], encoder: TableEncoder, tokens: np.ndarray) -> torch.Tensor:
+    """[n, C + 1] the longest text each row's length bucket holds, per text column (+ 0 after the last)."""
+    cols = [e.max_length(tokens[:, encoder.subs_of(e.name)[0]]) for e in encoders]
+    return torch.as_tensor(np.stack([*cols, np.zeros(len(tokens), dtype=np.int64)], 1), dtype=torch.long)
+
+
+def sequence_loss(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longest: torch.Tensor,
+                  piece_length: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Next-token cross-entropy of padded sequences [B, T + 1] given flat tokens [B, S] and
+    the rows' longest texts [B, C + 1]."""
     width = int((seqs != PAD).sum(1).max())
     seqs = seqs[:, :width]
     x, y = seqs[:, :-1], seqs[:, 1:]
     c_in, h0 = model.start(context)
-    logits, _ = model(x, column_ids(x, model.n_columns), c_in, h0)
+    columns = column_ids(x, model.n_columns)
+    logits, _ = model(x, columns, room_left(x, columns, longest, piece_length), c_in, h0)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD, reduction=reduction)
 
 
@@ -73,14 +94,16 @@ def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, conf
     """Fit the text model of ``df``'s text columns given its flat ``tokens`` [n, S], within
     ``seconds`` (None: no limit). Returns the part and a training summary."""
     began = time.monotonic()
+    if seconds is not None and config.max_training_time is not None:
+        seconds = min(seconds, MAX_TIME_SHARE * config.max_training_time) * (1 - TIME_MARGIN)
     encoders = text_columns(encoder)
     vocab = TextVocab.of([e.vocab_ for e in encoders])
-    E, H, L = TEXT_SIZES[config.model_size]
+    E, H, L, R = TEXT_SIZES[config.model_size]
     gen = torch.Generator()
     gen.manual_seed(seed) if seed is not None else gen.seed()
     with torch.random.fork_rng(devices=[]):  # the layers' initial weights come from the seed, globals untouched
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
-        model = TextModel(encoder.cardinalities, vocab.size, len(encoders), embed=E, hidden=H, layers=L)
+        model = TextModel(encoder.cardinalities, vocab.size, len(encoders), embed=E, hidden=H, layers=L, head_rank=R)
     part = TextPart([e.name for e in encoders], vocab, model)
     if config.text_never_replay:
         part.replay_key = f"{int(torch.randint(2**62, (1,), generator=gen)):x}"
@@ -89,20 +112,23 @@ def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, conf
             if texts and len(set(texts)) / len(texts) >= REPLAY_MIN_UNIQUE_SHARE:
                 part.replay[e.name] = sorted({replay_hash(t, part.replay_key) for t in texts})
     seqs = sequences(encoders, vocab, df)
-    summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)), config, gen,
+    summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)),
+                       text_limits(encoders, encoder, tokens), vocab.lengths(), config, gen,
                        None if seconds is None else max(seconds - (time.monotonic() - began), 0.0))
     summary["seconds"] = round(time.monotonic() - began, 2)
     return part, summary
 
 
-def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, config: TrainConfig, gen: torch.Generator,
-             seconds: float | None) -> dict:
-    """Train ``model`` in place on sequences [n, T + 1] and flat tokens [n, S]; the best
+def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longest: torch.Tensor,
+             piece_length: torch.Tensor, config: TrainConfig, gen: torch.Generator, seconds: float | None) -> dict:
+    """Train ``model`` in place on sequences [n, T + 1], flat tokens [n, S] and the longest
+    text of each row's length buckets [n, C + 1] (``piece_length`` [V]: characters per token); the best
     validation checkpoint is kept. Stops at ``config.max_epochs``, after PATIENCE epochs
     without improvement, or when ``seconds`` run out (after at least one step)."""
     end = time.monotonic() + (math.inf if seconds is None else seconds)
     device = pick_device(config.device)
     model.to(device)
+    piece_length = piece_length.to(device)
     n = len(seqs)
     perm = torch.randperm(n, generator=gen)
     n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, round(VAL_SHARE * n)))
@@ -115,6 +141,18 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, config
     stopped_by = "max_epochs"
     bs = max(1, min(batch_size(len(trn_idx)), len(trn_idx)))
 
+    lengths = (seqs != PAD).sum(1)
+
+    def batches() -> list[torch.Tensor]:
+        """One epoch's batches: shuffled rows, sorted by length within buckets, batches shuffled."""
+        order = trn_idx[torch.randperm(len(trn_idx), generator=gen)]
+        out = []
+        for b in range(0, len(order), bs * BUCKET_BATCHES):
+            chunk = order[b : b + bs * BUCKET_BATCHES]
+            chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+            out += [chunk[i : i + bs] for i in range(0, max(len(chunk) - bs + 1, 1), bs)]
+        return [out[i] for i in torch.randperm(len(out), generator=gen).tolist()]
+
     def validate() -> float:
         model.eval()
         total, chars = 0.0, 0
@@ -122,20 +160,20 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, config
             for i in range(0, len(val_idx), 1024):
                 rows = val_idx[i : i + 1024]
                 s = seqs[rows].to(device)
-                total += float(sequence_loss(model, s, context[rows].to(device), reduction="sum"))
+                total += float(sequence_loss(model, s, context[rows].to(device), longest[rows].to(device),
+                                             piece_length, reduction="sum"))
                 chars += int((s[:, 1:] != PAD).sum())
         return total / max(chars, 1)
 
     for epoch in range(1, config.max_epochs + 1):
         model.train()
-        order = trn_idx[torch.randperm(len(trn_idx), generator=gen)]
         out_of_time = False
-        for i in range(0, max(len(order) - bs + 1, 1), bs):
+        for rows in batches():
             if steps and time.monotonic() > end:
                 out_of_time = True
                 break
-            rows = order[i : i + bs]
-            loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device))
+            loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device), longest[rows].to(device),
+                                 piece_length)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)

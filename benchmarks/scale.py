@@ -3,6 +3,7 @@
     python benchmarks/scale.py rows [--rows 1000000] [--format parquet|csv] [key=value ...]
     python benchmarks/scale.py wide [--columns 25,50,100,200] [--first-layer dense|prefix]
     python benchmarks/scale.py ray --model MODEL [--rows 2000000] [--workers 2] [--shard-rows 100000] [--kill]
+    python benchmarks/scale.py related [--epochs 2] [--shard-rows 5000] [--parts train,generate]
 
 ``rows``: makes a table of 30 columns (numbers with point masses and rounding, categories,
 dates), trains on it with defaults in a child process, then generates as many rows
@@ -15,6 +16,14 @@ Parquet file (the baseline), then ``lookalike generate --ray`` and ``--workers``
 of parts; prints rows/s, the speed-up, and the peak RSS of every worker process (each
 process's high-water mark, read from /proc while the run goes). ``--kill`` kills one Ray
 worker (SIGKILL) once a few parts are in and checks that the run still completes whole.
+``related``: related tables on Ray. Training: baseball (players, batting, fielding) with
+``lookalike train --config`` for ``--epochs`` epochs per table, sequentially and with
+``--ray`` (each table a Ray task of one CPU; Ray's start-up counted), wall time of each and
+the ratio (the bar: at most 0.75; also against a sequential run with one torch thread, since
+on shared cores torch's threads wait on each other), and whether the two model files hold the same tables and
+layouts. Generation: cdnow (users, purchases) trained briefly, then generated with ``--ray``
+and with ``--workers 1`` in shards of ``--shard-rows`` users: keys unique across shards,
+dangling references, dates in order within every user, and the same bytes both ways.
 """
 
 from __future__ import annotations
@@ -163,6 +172,79 @@ def ray_benchmark(model: str, n: int, workers: int, shard_rows: int, kill: bool)
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
 
 
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _schema(tmp: str, name: str, tables: list[dict], **options) -> str:
+    path = Path(tmp) / f"{name}.json"
+    path.write_text(json.dumps({"tables": tables, "options": {"seed": 0, "progress": False, **options}}, default=str))
+    return str(path)
+
+
+def related_benchmark(epochs: int, shard_rows: int, parts: str = "train,generate") -> None:
+    import zipfile
+
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
+    fk = [{"column": "players_id", "references": "players", "context": True}]
+    baseball = [{"name": "players", "data": DATA / "baseball" / "players.csv.gz", "primary_key": "id"}] + [
+        {"name": c, "data": DATA / "baseball" / f"{c}.csv.gz", "order_by": "year", "foreign_keys": fk}
+        for c in ("batting", "fielding")]
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = _schema(tmp, "baseball", baseball, max_epochs=epochs)
+        seconds, metas = {}, {}
+        # the sequential run as users get it (torch's threads: one per core), and with one torch
+        # thread: on cores shared with other jobs, torch's threads wait on each other
+        runs = (("ray", ["--ray"], {}), ("sequential, one torch thread", [], {"OMP_NUM_THREADS": "1"}),
+                ("sequential", [], {}))
+        for name, extra, env in runs if "train" in parts else ():
+            model = f"{tmp}/baseball-{len(seconds)}.lookalike"
+            t0 = time.perf_counter()
+            proc = subprocess.run(["lookalike", "train", "--config", schema, "--out", model, "-q", *extra],
+                                  capture_output=True, text=True, env={**os.environ, **env})
+            seconds[name] = time.perf_counter() - t0
+            if proc.returncode:
+                raise SystemExit(f"train {name} failed:\n{proc.stderr[-3000:]}")
+            with zipfile.ZipFile(model) as z:
+                metas[name] = (z.namelist(), json.loads(z.read("meta.json")))
+            epochs_run = {t: m["epochs"] for t, m in metas[name][1]["training"]["tables"].items()}
+            load = os.getloadavg()
+            print(f"baseball train, {name}: {seconds[name]:.1f}s, epochs {epochs_run}; load average now "
+                  f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+        if "train" in parts:
+            (names_s, meta_s), (names_r, meta_r) = metas["sequential"], metas["ray"]
+            same = names_s == names_r and meta_s["layouts"] == meta_r["layouts"] and meta_s["config"] == meta_r["config"]
+            ratio = seconds["ray"] / seconds["sequential"]
+            print(f"baseball train --ray / sequential: {ratio:.2f} (bar <= 0.75: {'pass' if ratio <= 0.75 else 'FAIL'}); "
+                  f"/ sequential with one torch thread: {seconds['ray'] / seconds['sequential, one torch thread']:.2f}; "
+                  f"same model file structure: {same}", flush=True)
+        if "generate" not in parts:
+            return
+
+        cdnow = [{"name": "users", "data": DATA / "cdnow" / "users.csv.gz", "primary_key": "id"},
+                 {"name": "purchases", "data": DATA / "cdnow" / "purchases.csv.gz", "order_by": "date",
+                  "foreign_keys": [{"column": "users_id", "references": "users", "context": True}]}]
+        model = f"{tmp}/cdnow.lookalike"
+        subprocess.run(["lookalike", "train", "--config", _schema(tmp, "cdnow", cdnow, max_epochs=1), "--out", model,
+                        "-q"], check=True, capture_output=True)
+        outs = {}
+        for name, extra in (("ray", ["--ray"]), ("one process", [])):
+            out = f"{tmp}/cdnow-{len(outs)}/"
+            t0 = time.perf_counter()
+            subprocess.run(["lookalike", "generate", model, "--out", out, "--seed", "0", "--shard-rows", str(shard_rows),
+                            "-q", *extra], check=True, capture_output=True)
+            took = time.perf_counter() - t0
+            outs[name] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(Path(out).rglob("*.parquet"))}
+            users, purchases = pd.read_parquet(f"{out}users"), pd.read_parquet(f"{out}purchases")
+            dangling = int((~purchases["users_id"].isin(users["id"])).sum())
+            dates = pd.to_datetime(purchases["date"])
+            out_of_order = int((dates.groupby(purchases["users_id"]).diff().dropna() < pd.Timedelta(0)).sum())
+            print(f"cdnow generate, {name}: {took:.1f}s, {len(users):,} users and {len(purchases):,} purchases in "
+                  f"{len(list(Path(out, 'users').iterdir()))} shards; keys unique: {users['id'].is_unique}; "
+                  f"dangling references: {dangling}; dates out of order within a user: {out_of_order}", flush=True)
+        print(f"cdnow --ray and one process: same bytes: {outs['ray'] == outs['one process']}", flush=True)
+
+
 def rows_benchmark(n: int, fmt: str, options: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / f"big.{fmt}"
@@ -256,10 +338,12 @@ def main() -> None:
         print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak_mb()}))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["rows", "wide", "ray"])
+    ap.add_argument("what", choices=["rows", "wide", "ray", "related"])
+    ap.add_argument("--epochs", type=int, default=2, help="related: epochs per table (the same work both ways)")
+    ap.add_argument("--parts", default="train,generate", help="related: train (baseball), generate (cdnow), or both")
     ap.add_argument("--model", help="ray: a trained model file (e.g. from lookalike train adult/train.csv.gz)")
     ap.add_argument("--workers", type=int, default=2, help="ray: worker processes / Ray tasks at a time")
-    ap.add_argument("--shard-rows", type=int, default=100_000, help="ray: rows per shard")
+    ap.add_argument("--shard-rows", type=int, default=None, help="ray: rows per shard (100000); related: users per shard (5000)")
     ap.add_argument("--kill", action="store_true", help="ray: also kill a Ray worker mid-run")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"])
@@ -270,7 +354,9 @@ def main() -> None:
     if args.what == "ray":
         if not args.model:
             raise SystemExit("ray needs --model MODEL")
-        ray_benchmark(args.model, args.rows, args.workers, args.shard_rows, args.kill)
+        ray_benchmark(args.model, args.rows, args.workers, args.shard_rows or 100_000, args.kill)
+    elif args.what == "related":
+        related_benchmark(args.epochs, args.shard_rows or 5_000, args.parts)
     elif args.what == "rows":
         rows_benchmark(args.rows, args.format, args.options)
     else:

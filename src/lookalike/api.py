@@ -67,6 +67,9 @@ def train(
         return train_tables(tables, **options)
     if data is None:
         raise ConfigError("nothing to train on: pass data (a table) or tables=[...] (related tables)")
+    if options.pop("ray", False) or options.pop("ray_address", None) is not None:
+        raise ConfigError("ray=True trains related tables' models in parallel (tables=[...]); a one-table model "
+                          "trains in one process")
     return train_table(data, holdout=holdout, on_progress=on_progress, **options)
 
 

@@ -130,6 +130,10 @@ def train(
     dp_delta: Optional[float] = typer.Option(None, "--dp-delta", help="δ of differential privacy (default 1e-5; keep it "
                                              "well below 1/rows). Needs --dp-epsilon."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
+    ray: bool = typer.Option(False, "--ray", help="Related tables: train the tables' models in parallel as Ray tasks "
+                             "(needs the `ray` extra of lookalike); the same model file."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster to connect to "
+                                              "(e.g. auto, or ray://head:10001); default: start Ray on this machine."),
 ):
     """Train a model on DATA and save it to --out."""
     _setup_logging(quiet)
@@ -153,6 +157,8 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("--dp-delta needs --dp-epsilon (e.g. --dp-epsilon 5 --dp-delta 1e-6)")
+        if ray or ray_address is not None:
+            options.update(ray=ray, **({"ray_address": ray_address} if ray_address is not None else {}))
         if dp_epsilon is not None:
             options["differential_privacy"] = {"epsilon": dp_epsilon, **({"delta": dp_delta} if dp_delta is not None else {})}
         from .db import is_database_url, mask_url
@@ -193,6 +199,11 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("pass a DATA table, or --config schema.yaml for related tables")
+        if ray or ray_address is not None:
+            from .errors import ConfigError
+
+            raise ConfigError("--ray trains related tables' models in parallel (--config schema.yaml or a database "
+                              "URL); a one-table model trains in one process")
         from .config import make_config
 
         config = make_config(options)  # fail on bad options before reading data
@@ -254,17 +265,16 @@ def generate(
                 ("--seed-data", seed_data, "seeded generation is for one-table models"),
                 ("--impute", impute, "imputing columns is for one-table models"),
                 ("--rebalance", rebalance, "rebalancing is for one-table models"),
-                ("--fairness", fairness, "fairness constraints are for one-table models"),
-                *((name, value, "scaling out is for one-table models for now (subjects with their children "
-                   "are not sharded yet); generate related tables in one process")
-                  for name, value in (("--workers", workers if workers != 1 else None), ("--shard-rows", shard_rows),
-                                      ("--ray", ray or None), ("--ray-address", ray_address))))
-            if not to_db:
+                ("--fairness", fairness, "fairness constraints are for one-table models"))
+            shards = ray or workers != 1 or shard_rows is not None or ray_address is not None
+            if not to_db and not shards:  # a folder of parts is checked as they are written
                 check_writable(Path(out))
             rg = _load(model, device=device)
             rg.sample(_parse_sizes(size), seed=seed, out=out if to_db else Path(out), temperature=temperature,
-                      top_p=top_p, replace=replace)
-            typer.echo(f"wrote {', '.join(rg.tables)} to {mask_url(out) if to_db else out}")
+                      top_p=top_p, replace=replace, workers=workers, shard_rows=shard_rows, ray=ray,
+                      ray_address=ray_address, progress=not quiet and shards)
+            typer.echo(f"wrote {', '.join(rg.tables)} to {mask_url(out) if to_db else out}"
+                       + (" (one folder of Parquet parts per table)" if shards else ""))
             return
         if to_db:
             raise ConfigError("writing to a database needs a related-tables model (train on a database or with "

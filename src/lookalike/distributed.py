@@ -9,6 +9,9 @@ any number of Ray machines. Each shard becomes one Parquet part, made in the wor
 sent back as bytes; this process writes the parts into a staging folder beside the target
 and renames it into place once every shard is there, or removes it: a dataset is written
 whole or not at all.
+
+Related tables use the same runners with shards of subjects (``relational/shards.py``),
+and train their tables' models as Ray tasks here (``train_on_ray``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,22 +166,23 @@ def model_blob(g: Generator) -> bytes:
             g._path = path
 
 
-def _worker_model(key: str, blob: bytes | None = None, fetch=None) -> Generator:
-    """This worker process's copy of the model ``key``: loaded on the first shard (from
+def _worker_model(key: str, blob: bytes | None = None, fetch=None) -> Any:
+    """This worker process's copy of the model ``key`` (a ``Generator``, or a
+    ``RelationalGenerator`` for a related-tables file): loaded on the first shard (from
     ``blob``, or ``fetch()``), on the CPU, with one torch thread, since the workers are
     the parallelism (this is the worker's own process, never the caller's)."""
     g = _MODELS.get(key)
     if g is None:
         import torch
 
-        from .generator import Generator
+        from .api import load
 
         torch.set_num_threads(1)
         blob = blob if blob is not None else fetch()
         with tempfile.TemporaryDirectory(prefix="lookalike-model-") as tmp:
             path = Path(tmp) / "model.lookalike"
             path.write_bytes(blob)
-            g = Generator.load(path, device="cpu")
+            g = load(path, device="cpu")
         _MODELS.clear()  # one model per worker: a new run's replaces the last
         _MODELS[key] = g
     return g
@@ -205,10 +209,12 @@ def _run_here(g: Generator, job: ShardJob, shards: list[Shard]) -> Iterator[tupl
         yield s.index, draw_part(g, job, s)
 
 
-def _run_pool(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers: int) -> Iterator[tuple[int, bytes]]:
+def _run_pool(key: str, blob: bytes, job: Any, shards: list[Any], workers: int,
+              part=_pool_part) -> Iterator[tuple[int, Any]]:
     """A local pool of ``workers`` processes ('spawn': nothing of this process's state is
-    copied but the model's bytes). A worker that dies (killed, out of memory) breaks the
-    pool: a new one draws the unfinished shards again, up to RETRIES times."""
+    copied but the model's bytes), each shard drawn by ``part(key, job, shard)``. A worker
+    that dies (killed, out of memory) breaks the pool: a new one draws the unfinished
+    shards again, up to RETRIES times."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -223,7 +229,7 @@ def _run_pool(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers
             while todo or pending:
                 while todo and len(pending) < 2 * workers:  # a few queued: workers never wait
                     s = todo.popleft()
-                    pending[pool.submit(_pool_part, key, job, s)] = s
+                    pending[pool.submit(part, key, job, s)] = s
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for f in sorted(done, key=lambda f: pending[f].index):
                     result = f.result()
@@ -242,49 +248,117 @@ def _run_pool(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_ray(key: str, blob: bytes, job: ShardJob, shards: list[Shard], workers: int | None,
-             address: str | None) -> Iterator[tuple[int, bytes]]:
-    """Ray tasks, one per shard (one CPU each), at most ``workers`` at a time (default:
-    twice the cluster's CPUs, so none waits). A task whose worker or machine dies is run
-    again by Ray (``max_retries``); an error raised by the shard itself is not (it would
-    raise again) and ends the run."""
+def _run_ray(key: str, blob: bytes, job: Any, shards: list[Any], workers: int | None,
+             address: str | None, part=_ray_part) -> Iterator[tuple[int, Any]]:
+    """Ray tasks, one per shard (``part(key, [blob ref], job, shard)``, one CPU each), at
+    most ``workers`` at a time (default: twice the cluster's CPUs, so none waits). A task
+    whose worker or machine dies is run again by Ray (``max_retries``); an error raised by
+    the shard itself is not (it would raise again) and ends the run."""
+    pending: dict[Any, int] = {}
+    with _ray_session(address):
+        import ray
+
+        try:
+            task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(part)
+            blob_ref = ray.put(blob)
+            width = workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
+            todo = deque(shards)
+            while todo or pending:
+                while todo and len(pending) < width:
+                    s = todo.popleft()
+                    pending[task.remote(key, [blob_ref], job, s)] = s.index
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                del pending[ref]
+                yield _ray_result(ref, "draw a shard")
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+
+@contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """Ray, started on this machine (or joined at ``address``) for the call and shut down
+    after it, unless the caller had started it already."""
     try:
         import ray
-        from ray.exceptions import RayError, RayTaskError
     except ImportError:
         raise ConfigError("ray=True needs Ray: pip install 'lookalike[ray]'") from None
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, logging_level=logging.WARNING, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
-    pending: dict[Any, int] = {}
     try:
-        task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_ray_part)
-        blob_ref = ray.put(blob)
-        width = workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        todo = deque(shards)
-        while todo or pending:
-            while todo and len(pending) < width:
-                s = todo.popleft()
-                pending[task.remote(key, [blob_ref], job, s)] = s.index
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            del pending[ref]
-            try:
-                result = ray.get(ref)
-            except RayTaskError as exc:  # the shard's own error, as raised in the worker
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, LookalikeError):
-                    raise cause from None
-                raise
-            except RayError as exc:  # its worker or machine died more than max_retries times
-                raise LookalikeError(f"Ray could not draw a shard after {RETRIES} retries: "
-                                     f"{type(exc).__name__}: {exc}") from None
-            yield result
+        yield
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+
+
+def _ray_result(ref: Any, what: str) -> Any:
+    """A finished task's result; the task's own LookalikeError as itself, and one naming
+    the step when Ray gave up on the task (its worker or machine died too often)."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        return ray.get(ref)
+    except RayTaskError as exc:  # the task's own error, as raised in the worker
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, LookalikeError):
+            raise cause from None
+        raise
+    except RayError as exc:  # its worker or machine died more than max_retries times
+        raise LookalikeError(f"Ray could not {what} after {RETRIES} retries: {type(exc).__name__}: {exc}") from None
+
+
+# --- training: related tables' models as Ray tasks ------------------------------------------
+def _train_model(frame: pd.DataFrame, options: dict[str, Any]) -> bytes:
+    """One table's flat model, trained in a Ray worker with one torch thread (the tables
+    are the parallelism), sent back as the bytes of its model file (no real rows)."""
+    import torch
+
+    from .table import train_table
+
+    torch.set_num_threads(1)
+    g = train_table(frame, **options)
+    g.training_sample_, g.holdout_ = None, None
+    with tempfile.TemporaryDirectory(prefix="lookalike-model-") as tmp:
+        return g.save(Path(tmp) / "model.lookalike").read_bytes()
+
+
+def train_on_ray(jobs: dict[str, tuple[pd.DataFrame, dict[str, Any]]],
+                 address: str | None = None) -> dict[str, Generator]:
+    """``train_table(frame, **options)`` for every ``name: (frame, options)``, as Ray tasks
+    of one CPU each, all submitted at once (the largest first); the models come back in
+    ``jobs``' order, loaded from the model files the tasks send back. A task
+    whose worker dies is run again (``RETRIES``); an error raised by training ends the call."""
+    from tqdm.auto import tqdm
+
+    from .generator import Generator
+
+    with _ray_session(address):
+        import ray
+
+        task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_train_model)
+        # the biggest tables first, so that the small ones fill in beside them (not last, alone)
+        biggest = sorted(jobs, key=lambda n: -jobs[n][0].size)
+        submitted = {name: task.remote(*jobs[name]) for name in biggest}
+        refs = {name: submitted[name] for name in jobs}
+        try:
+            models = {}
+            with tempfile.TemporaryDirectory(prefix="lookalike-model-") as tmp, \
+                    tqdm(total=len(refs), desc="training tables on Ray", unit="table", leave=False,
+                         disable=not any(o.get("progress") for _, o in jobs.values())) as bar:
+                for name in list(refs):
+                    ref = refs.pop(name)
+                    path = Path(tmp) / f"{len(models)}.lookalike"
+                    path.write_bytes(_ray_result(ref, f"train table '{name}'"))
+                    models[name] = Generator.load(path, device=jobs[name][1].get("device", "auto"))
+                    bar.update(1)
+            return models
+        finally:
+            for ref in refs.values():
+                ray.cancel(ref, force=True)
 
 
 # --- the output folder ----------------------------------------------------------------------
@@ -348,7 +422,7 @@ class _Staging:
             raise InputError(f"output '{self.target}': cannot write it: {exc.strerror or exc}") from None
 
     def finish(self) -> Path:
-        _unify_parts(sorted(self.path.glob(_PART_GLOB)))
+        self._unify()
         old = None
         if self.target.is_dir() and any(self.target.iterdir()):  # a previous run's parts (checked at the start)
             old = _create_beside(self.target, lambda p: os.mkdir(p, 0o777))
@@ -360,6 +434,9 @@ class _Staging:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def _unify(self) -> None:
+        _unify_parts(sorted(self.path.glob(_PART_GLOB)))
 
 
 def _unify_parts(parts: list[Path]) -> None:

@@ -249,9 +249,8 @@ class RunningContext:
     def __init__(self, model: TabularModel, batch: int, allowed: list[torch.Tensor] | None = None):
         self.model = model
         S, d, H = model.n_sub, model.emb_dim, model.hidden
-        self.bias = [model.b_out[i, 0, :c] if allowed is None else
-                     model.b_out[i, 0, :c].masked_fill(~allowed[i], float("-inf"))
-                     for i, c in enumerate(model.cardinalities)]
+        self.allowed = allowed
+        self.bias: dict[int, torch.Tensor] = {}  # per target, built when it is first drawn
         if model.first_layer == "dense":
             order = [j for j in range(S) if model.is_first[j]] + [j for j in range(S) if not model.is_first[j]]
             self.pos = [0] * S  # sub-column -> its place in the buffers
@@ -265,11 +264,18 @@ class RunningContext:
                 lo, hi = self.details.get(model.column_of_sub[j], (self.pos[j], self.pos[j]))
                 self.details[model.column_of_sub[j]] = (lo, self.pos[j] + 1)
             self.details_known: set[int] = set()
-            idx = torch.as_tensor(order, device=model.w1.device)
-            vis = model.visible[:, idx]  # [S(target), S(source, buffer order)]
-            w = model.w1[:, : S * d].view(S, S, d, H)[:, idx] * vis[:, :, None, None]
-            self.w_emb = w.reshape(S, S * d, H)
-            self.w_mask = model.w1[:, S * d :][:, idx] * vis[:, :, None]
+            # the first layer's weights in buffer order: kept while the weights do not change
+            # (a long series draws thousands of small batches from one model)
+            key = (model.w1.data_ptr(), model.w1._version, model.visible._version)
+            cached = getattr(model, "_buffer_weights", None)
+            if cached is None or cached[0] != key or torch.is_grad_enabled():
+                idx = torch.as_tensor(order, device=model.w1.device)
+                vis = model.visible[:, idx]  # [S(target), S(source, buffer order)]
+                w = model.w1[:, : S * d].view(S, S, d, H)[:, idx] * vis[:, :, None, None]
+                cached = (key, w.reshape(S, S * d, H), model.w1[:, S * d :][:, idx] * vis[:, :, None])
+                if not torch.is_grad_enabled():
+                    model._buffer_weights = cached
+            self.w_emb, self.w_mask = cached[1], cached[2]
             self.emb = model.w1.new_zeros((batch, S * d))
             self.known = model.w1.new_zeros((batch, S))
         else:
@@ -318,6 +324,9 @@ class RunningContext:
             if col in self.detail:
                 h = h + self.detail[col]
         h = F.gelu(torch.addmm(m.b2[target], F.gelu(h), m.w2[target]))
+        if target not in self.bias:
+            b = m.b_out[target, 0, : m.cardinalities[target]]
+            self.bias[target] = b if self.allowed is None else b.masked_fill(~self.allowed[target], float("-inf"))
         return torch.addmm(self.bias[target], h, m.w_out[target, :, : m.cardinalities[target]])
 
 

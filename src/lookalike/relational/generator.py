@@ -24,7 +24,7 @@ from .artifact import read_model, write_model
 from .config import RelationalConfig
 from .layout import TableLayout, generation_order_from
 from .sampling import TableSampler
-from .writer import write_tables
+from .writer import DATABASE_SUFFIXES, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class RelationalGenerator:
     def sample(self, size: dict[str, int] | None = None, *, seed: int | None = None,
                out: str | os.PathLike[str] | None = None, continue_from: dict[str, Any] | None = None,
                steps: int = 1, temperature: float = 1.0, top_p: float = 1.0,
-               replace: bool = False) -> dict[str, pd.DataFrame]:
+               replace: bool = False, workers: int = 1, shard_rows: int | None = None, ray: bool = False,
+               ray_address: str | None = None, progress: bool = False) -> dict[str, pd.DataFrame] | Path:
         """Generate every table. ``size={"users": 10000}`` sets subject (root) tables' row
         counts (default: the input's); children follow from the model. ``out``: a folder
         (one CSV per table; ``DIR/*.parquet`` style via ``out="dir?format=parquet"`` is not
@@ -73,10 +74,47 @@ class RelationalGenerator:
 
         ``temperature`` and ``top_p`` act on every table's model as in ``Generator.sample``;
         the same ``seed`` gives the same tables.
+
+        Scaling out (``workers``, ``shard_rows``, ``ray``, ``ray_address``; see README "Scaling
+        out"): ``out`` is a folder with one Parquet dataset per table
+        (``out/<table>/part-00000.parquet``, ...); shards of about ``shard_rows`` subjects,
+        each with its whole history, are drawn by local processes or Ray tasks, keys unique
+        across shards. Returns the folder.
         """
         check_sampling(temperature, top_p)
+        if ray or workers != 1 or shard_rows is not None or ray_address is not None:
+            if continue_from is not None:
+                raise ConfigError("continue_from is drawn in one process; leave out workers, shard_rows and ray")
+            return self._sample_shards(self._sizes(size), out, seed=seed, temperature=temperature, top_p=top_p,
+                                       workers=workers, shard_rows=shard_rows, ray=ray, ray_address=ray_address,
+                                       progress=progress)
         if continue_from is not None:
             return TableSampler(self.layouts_, self.models_).continue_from(continue_from, steps, seed, temperature, top_p)
+        size = self._sizes(size)
+        from ..db import check_target, is_database_url
+
+        if is_database_url(out):  # unreachable, or tables already there: say so before generating
+            check_target(str(out), self.tables, replace)
+        outputs = TableSampler(self.layouts_, self.models_).generate(size, seed, temperature, top_p)
+        if out is not None:
+            write_tables(outputs, out, layouts=self.layouts_, source=self.source_, replace=replace)
+        return outputs
+
+    def _sample_shards(self, sizes: dict[str, int], out, **options) -> Path:
+        """Every table into the folder ``out`` in shards of subjects (``shards.py``)."""
+        from ..db import is_database_url
+        from ..distributed import sharded
+        from .shards import generate_table_shards
+
+        if out is not None and (is_database_url(out) or Path(out).suffix.lower() in DATABASE_SUFFIXES):
+            raise ConfigError(f"out '{out}': workers, shard rows and Ray write a folder with one Parquet dataset per "
+                              "table; pass a folder such as out='synth/'")
+        sharded(out, options["workers"], options["shard_rows"], options["ray"], options["ray_address"])  # checks them
+        roots = {n: int(sizes.get(n, lay.rows)) for n, lay in self.layouts_.items() if lay.parent is None}
+        return generate_table_shards(self, roots, out, **options)
+
+    def _sizes(self, size: dict[str, int] | None) -> dict[str, int]:
+        """``size`` checked: subject tables only, positive row counts."""
         size = dict(size or {})
         for name, n in size.items():
             if name not in self.layouts_:
@@ -86,14 +124,7 @@ class RelationalGenerator:
                                   f"from the model; set the size of '{self._root(name)}' instead")
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
                 raise ConfigError(f"size: table '{name}': expected a positive number of rows, got {n!r}")
-        from ..db import check_target, is_database_url
-
-        if is_database_url(out):  # unreachable, or tables already there: say so before generating
-            check_target(str(out), self.tables, replace)
-        outputs = TableSampler(self.layouts_, self.models_).generate(size, seed, temperature, top_p)
-        if out is not None:
-            write_tables(outputs, out, layouts=self.layouts_, source=self.source_, replace=replace)
-        return outputs
+        return size
 
     @property
     def source_(self) -> dict[str, Any] | None:

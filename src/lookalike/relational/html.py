@@ -2,7 +2,9 @@
 
 Per child table: the summary figures (synthetic beside the holdout subjects, both scored
 against the training tables), the distribution of events per subject, the weakest column
-pairs and the coherence of consecutive events per column; then referential integrity.
+pairs and the coherence of consecutive events per column; a long regular series adds its
+time-series figures (autocorrelation by lag, calendar profile, value and level accuracy, a
+few series side by side); then referential integrity.
 """
 
 from __future__ import annotations
@@ -73,6 +75,59 @@ def _child(child: str, entry: dict, lengths: dict[str, np.ndarray], figs: _Figur
     out.append("<div><h3>Coherence per column</h3>" + _worst(syn.get("coherence_by_column", {}),
                                                            hold.get("coherence_by_column", {}), "column") + "</div>")
     out.append("</div>")
+    if entry.get("series"):
+        out.append(_series(child, entry["series"], figs))
+    return "\n".join(out)
+
+
+SLOTS = {"dayofweek": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+
+
+def _series(child: str, series: dict, figs: _Figures) -> str:
+    """The time-series section: per measure, ACF by lag, the calendar profile, accuracies, examples."""
+    go = figs.go
+    colors = {"training": TRAIN_COLOR, "synthetic": SYN_COLOR, "holdout": HOLD_COLOR}
+    cal = series.get("calendar", {})
+    out = [f"<h3>Time series ({_e(series['frequency'])}, step {series['step_seconds']:g} s)</h3>",
+           '<div class="note">Autocorrelation per subject on the calendar grid (lag k: k steps; missing steps '
+           "skipped), median over subjects. The profile is the mean value per calendar slot relative to the "
+           "subject's mean. Level accuracy: 1 − TVD of (parent attribute, subject mean level in 3 bins).</div>"]
+    if cal:
+        trs = "".join(f"<tr><td>{_e(w)}</td><td class='n'>{_pct(d.get('on_grid'))}</td>"
+                      f"<td class='n'>{_pct(d.get('ordered'))}</td><td class='n'>{_pct(d.get('unique'))}</td>"
+                      f"<td class='n'>{_pct(d.get('one_step_share'))}</td></tr>" for w, d in cal.items())
+        out.append("<table><tr><th></th><th>on the grid</th><th>in order</th><th>unique per subject</th>"
+                   f"<th>one-step share</th></tr>{trs}</table>")
+    for c, m in series["measures"].items():
+        lags = series["lags"]
+        head = "<tr><th>lag</th>" + "".join(f"<th>{_e(w)}</th>" for w in m["acf"]) + "</tr>"
+        trs = "".join("<tr><td>" + str(k) + "</td>" + "".join(
+            f"<td class='n'>{_num(a.get(str(k)), 2)}</td>" for a in m["acf"].values()) + "</tr>" for k in lags)
+        acc = [("values", m.get("value_accuracy", {}))] + [
+            (f"{p} × level", {w: d.get(p) for w, d in m.get("level_accuracy", {}).items()})
+            for p in next(iter(m.get("level_accuracy", {}).values()), {})]
+        acc_rows = "".join(f"<tr><td>{_e(name)}</td>" + "".join(f"<td class='n'>{_pct(d.get(w))}</td>"
+                                                                for w in ("synthetic", "holdout") if w in m["acf"])
+                           + "</tr>" for name, d in acc)
+        out.append(f"<h3>{_e(child)}.{_e(c)}</h3><div class='grid'><div><table>{head}{trs}</table></div>"
+                   f"<div><table><tr><th>accuracy</th>" + "".join(f"<th>{w}</th>" for w in ("synthetic", "holdout")
+                                                                  if w in m["acf"]) + f"</tr>{acc_rows}</table></div></div>")
+        fig = go.Figure()
+        for w, prof in m["profile"].items():
+            keys = sorted(prof, key=lambda k: int(k))
+            labels = [SLOTS.get(series["profile_by"], [])[int(k)] if series["profile_by"] in SLOTS else str(k)
+                      for k in keys]
+            fig.add_bar(x=labels, y=[prof[k] for k in keys], name=w, marker_color=colors.get(w))
+        fig.update_layout(barmode="group", height=280, title=f"{c}: mean by {series['profile_by']} / subject mean",
+                          yaxis_title="relative level")
+        out.append(figs.html(fig))
+        fig = go.Figure()
+        for w, examples in m.get("examples", {}).items():
+            for i, v in enumerate(examples):
+                fig.add_scatter(y=v, mode="lines", name=f"{w} {i + 1}", line={"color": colors.get(w), "width": 1})
+        fig.update_layout(height=320, title=f"{c}: the last steps of a few series", xaxis_title="step",
+                          yaxis_title=c)
+        out.append(figs.html(fig))
     return "\n".join(out)
 
 

@@ -3,6 +3,9 @@ of the generated referenced table (matched within a shared ancestor when there i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -10,16 +13,47 @@ from ..encoding.keys import KeyEncoder
 from .layout import PlainRef, TableLayout
 
 
-def new_keys(lay: TableLayout, n: int) -> np.ndarray:
+@dataclass(frozen=True)
+class KeyBlocks:
+    """Which keys shard ``shard`` of ``shards`` numbers its rows with, so that keys stay
+    unique across shards whose tables' sizes are not known in advance (children follow
+    from the model). Key numbers are dealt in blocks of ``block``: a shard's rows
+    ``r*block .. (r+1)*block`` take block ``r*shards + shard``. One shard (the default)
+    numbers its rows 0, 1, 2, ... as an unsharded run does."""
+
+    shard: int = 0
+    shards: int = 1
+    block: int = 1
+
+    def runs(self, n: int) -> list[tuple[int, int]]:
+        """(first key number, rows) of each block the first ``n`` rows take."""
+        if self.shards == 1:
+            return [(0, n)]
+        return [((r * self.shards + self.shard) * self.block, min(self.block, n - r * self.block))
+                for r in range(-(-n // self.block))]
+
+    def numbers(self, n: int) -> np.ndarray:
+        return np.concatenate([np.arange(s, s + k, dtype=np.int64) for s, k in self.runs(n)] or
+                              [np.zeros(0, dtype=np.int64)])
+
+    def keys(self, decode: Callable[[int, int], pd.Series], n: int) -> np.ndarray:
+        """``decode(start, k)``'s keys for the blocks the first ``n`` rows take, in order."""
+        parts = [decode(s, k).to_numpy() for s, k in self.runs(n) if k]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else decode(0, 0).to_numpy()
+
+
+def new_keys(lay: TableLayout, n: int, blocks: KeyBlocks | None = None) -> np.ndarray:
     """``n`` new unique keys in the input's format that never equal a real one (see
     ``KeyEncoder``); model files without the key's format: integers above the largest real
-    key, or strings with a ``syn_`` prefix."""
+    key, or strings with a ``syn_`` prefix. ``blocks``: this shard's key numbers."""
+    blocks = blocks or KeyBlocks()
     if lay.key is not None:
         key = KeyEncoder.from_state(lay.key)
-        return key.decode(np.zeros((n, 0), dtype=np.int64), np.random.default_rng(0)).to_numpy()
+        rng = np.random.default_rng(0)
+        return blocks.keys(lambda start, k: key.decode(np.zeros((k, 0), dtype=np.int64), rng, start=start), n)
     if lay.key_is_int:
-        return np.arange(lay.key_start, lay.key_start + n, dtype="int64")
-    return np.array([f"syn_{lay.name}_{i}" for i in range(n)], dtype=object)
+        return lay.key_start + blocks.numbers(n)
+    return np.array([f"syn_{lay.name}_{i}" for i in blocks.numbers(n)], dtype=object)
 
 
 def ancestors(name: str, layouts: dict[str, TableLayout]) -> list[str]:

@@ -29,6 +29,8 @@ import pandas as pd
 
 from ..encoding.keys import KeyEncoder
 from ..schema import infer_schema, to_datetime
+from .series import (CATEGORICAL_FEATURES, Calendar, detect_calendar, dev_col, feature_col, level_col, rel_col, roll_col,
+                     season_col)
 from .spec import TableSpec, dependency_order, generation_order
 
 POS = "__pos"
@@ -79,13 +81,14 @@ class DerivedColumn:
     builds the model frame from these, so the description is the code's own."""
 
     name: str  # its name in the model frame
-    kind: str  # count | reference_count | carried | gap | parent | sibling | position | lag | order
+    kind: str  # count | level | reference_count | carried | gap | parent | sibling | position | lag | calendar
+    #            | seasonal | rolling | deviation | relative | order
     source: str  # where its values come from, in the user's terms
     inverse: str  # what generation does with it
     context: bool  # always given at generation (context), or drawn by the table's model
     table: str | None = None  # the table its values come from
     column: str | None = None  # ... and that table's column (a parent's: its model-frame column)
-    lag: int = 0  # lag: how many events back
+    lag: int = 0  # lag: how many events back; seasonal: grid steps back; rolling: the window in steps
     summary: str | None = None  # sibling: "mean" or "mode" per subject
 
 
@@ -124,6 +127,8 @@ class TableLayout:
     order_integer: bool = False  # order column holds whole numbers (years, counters)
     referenced_by: list[list[str]] = field(default_factory=list)  # [table, column] of plain references to it
     sibling_context: list[list[str]] = field(default_factory=list)  # [sibling, column, "mean"|"mode"] seen as context
+    calendar: Calendar | None = None  # a long regular series: its grid and calendar context (``series.py``)
+    levels: list[list[str]] = field(default_factory=list)  # [child, measure]: each subject's level of a series
 
     def to_json(self) -> dict:
         # ``context`` is derived, written for readers of the file that stored it
@@ -133,6 +138,8 @@ class TableLayout:
     def from_json(cls, d: dict) -> TableLayout:
         d = {k: v for k, v in d.items() if k != "context"}
         d["plain_refs"] = [PlainRef(**r) for r in d.get("plain_refs", [])]
+        if d.get("calendar") is not None:
+            d["calendar"] = Calendar(**d["calendar"])
         return cls(**d)
 
     @cached_property
@@ -168,7 +175,9 @@ class TableLayout:
         first: the first column's distribution is learned as a plain marginal, the most
         accurate place for the number of events every subject gets."""
         gap = [d.name for d in self.derived_of("gap")]
-        return self.counts + self.attrs + gap + self.carried_cols + self.ref_counts
+        rel = [d.name for d in self.derived_of("relative")]
+        levels = [d.name for d in self.derived_of("level")]
+        return self.counts + self.attrs + levels + gap + rel + self.carried_cols + self.ref_counts
 
     def column(self, kind: str, table: str | None = None, column: str | None = None) -> str | None:
         """The model-frame name of the derived column of ``kind`` from ``table``'s ``column``."""
@@ -182,6 +191,9 @@ def derived_columns(lay: TableLayout) -> list[DerivedColumn]:
     reads input rows, the parent's frame, and only the columns listed before it."""
     out = [DerivedColumn(count_col(c), "count", f"number of '{c}' rows per row of '{lay.name}'",
                          f"how many '{c}' events are drawn for the row", False, c) for c in lay.children]
+    out += [DerivedColumn(level_col(child, c), "level", f"the subject's level of '{child}.{c}' (mean; geometric for "
+                          "a measure learned as a ratio)", f"where the '{child}' series starts and what its level "
+                          "returns to", False, child, c) for child, c in lay.levels]
     out += [DerivedColumn(ref_col(t, c), "reference_count", f"rows of '{t}' whose '{c}' points at the row",
                           f"weight of the row when '{t}.{c}' is filled", False, t, c) for t, c in lay.referenced_by]
     out += [DerivedColumn(f"{child}.{c}", "carried", f"'{child}.{c}', constant within each subject",
@@ -200,6 +212,25 @@ def derived_columns(lay: TableLayout) -> list[DerivedColumn]:
                                  "given, not output", True, lay.name))
         out += [DerivedColumn(lag_col(j, c), "lag", f"'{c}' of the event {j} before", "given, not output", True,
                               lay.name, c, lag=j) for j in range(1, lay.lags + 1) for c in lay.lagged]
+    if lay.parent and lay.calendar:
+        cal = lay.calendar
+        unit = f"{cal.frequency} step" if cal.frequency != "regular" else f"step of {cal.step:g} s"
+        expected = f"the expected date (the previous event's '{lay.order_by}' plus one {unit})"
+        out += [DerivedColumn(feature_col(f), "calendar", f"{CALENDAR_NAMES[f]} of {expected}", "given, not output",
+                              True, lay.name, f) for f in cal.features]
+        out += [DerivedColumn(season_col(k, c), "seasonal", f"'{c}' {k} {unit}s before {expected}; null when missing",
+                              "given, not output", True, lay.name, c, lag=k) for k in cal.lags for c in cal.columns]
+        out += [DerivedColumn(roll_col(cal.window, c), "rolling", f"mean '{c}' of the {cal.window} {unit}s before "
+                              f"{expected}", "given, not output", True, lay.name, c, lag=cal.window)
+                for c in cal.columns] if cal.window else []
+        out += [DerivedColumn(dev_col(cal.window, c), "deviation", f"the rolling level of '{c}' against the subject's "
+                              "level (the parent's)", "given, not output", True, lay.name, c, lag=cal.window)
+                for c in cal.relative if level_col(lay.name, c) in lay.parent_context] if cal.window else []
+        out += [DerivedColumn(rel_col(c), "relative", f"'{c}' against its rolling level ({how}: "
+                              f"{'log(value / level)' if how == 'log' else 'value - level'}); "
+                              f"'{c}' itself is kept only where there is no level yet (a first step)",
+                              f"'{c}' = the level {'x exp(drawn)' if how == 'log' else '+ drawn'}", False,
+                              lay.name, c) for c, how in cal.relative.items()] if cal.window else []
     if lay.parent and lay.order_by:  # after the lags: they hold the order column's actual values
         first = (f"'{lay.order_by}' of the first event minus the '{lay.parent}' row's '{lay.anchor}'"
                  if lay.anchor else f"'{lay.order_by}' of the first event")
@@ -207,6 +238,10 @@ def derived_columns(lay: TableLayout) -> list[DerivedColumn]:
                                  f"first event: the value drawn{' plus the date' if lay.anchor else ''}; "
                                  "later events: previous value + gap", False, lay.name, lay.order_by))
     return out
+
+
+CALENDAR_NAMES = {"hour": "hour of day", "dow": "day of week", "doy": "day of year",
+                  "t": "steps since the subject's first event"}
 
 
 def _order_values(s: pd.Series, kind: str) -> pd.Series:
@@ -249,6 +284,12 @@ def build_layouts(specs: list[TableSpec], frames: dict[str, pd.DataFrame], lags:
             lay = replace(lay, **_context(lay, layouts, frames))
             if lay.order_by:
                 lay = replace(lay, **_pick_anchor(lay, layouts[lay.parent], frames[name], frames[lay.parent]))
+            if lay.order_kind == "datetime":
+                lay = replace(lay, calendar=_detect_calendar(lay, frames[name]))
+            if lay.calendar is not None and lay.calendar.relative:  # each subject's level: drawn by its parent
+                parent = layouts[lay.parent]
+                layouts[lay.parent] = replace(parent, levels=parent.levels + [[name, c] for c in lay.calendar.relative])
+                lay = replace(lay, parent_context=lay.parent_context + [level_col(name, c) for c in lay.calendar.relative])
         layouts[name] = lay
     return {s.name: layouts[s.name] for s in specs}
 
@@ -290,6 +331,13 @@ def _own_facts(s: TableSpec, df: pd.DataFrame, key_rows: pd.DataFrame, lags: int
             facts["date_only"] = bool(np.all(np.mod(secs, DAY) == 0))
     facts["attrs"] = [c for c in df.columns if c not in keys and kinds[c] != "exclude"]
     return facts
+
+
+def _detect_calendar(lay: TableLayout, df: pd.DataFrame) -> Calendar | None:
+    """The child's calendar grid when its dates form long regular series (``series.py``)."""
+    rows = df.assign(__o=order_units(df[lay.order_by], lay) * DAY).sort_values([lay.parent_fk, "__o"], kind="stable")
+    measures = [c for c in lay.attrs if lay.kinds[c] == "numeric" and c != lay.order_by]
+    return detect_calendar(rows["__o"].to_numpy(), rows[lay.parent_fk].to_numpy(), measures, rows[measures])
 
 
 def _constant_per_subject(facts: dict[str, Any], df: pd.DataFrame) -> list[str]:
@@ -440,8 +488,11 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
         own[lay.order_by] = lay.order_kind  # lags hold the previous event's actual value
     ptypes = column_types(layouts[lay.parent], layouts, {}) if lay.parent else {}
     for d in lay.derived:
-        if d.kind in ("count", "reference_count", "gap", "position"):
+        if d.kind in ("count", "level", "reference_count", "gap", "position", "seasonal", "rolling", "deviation",
+                      "relative"):
             kind = "numeric"
+        elif d.kind == "calendar":
+            kind = "categorical" if d.column in CATEGORICAL_FEATURES else "numeric"
         elif d.kind == "carried":
             kind = layouts[d.table].kinds[d.column]
         elif d.kind == "parent":

@@ -7,7 +7,11 @@ categories, accuracy = 1 - TVD of binned distributions):
 - ``coherence``: (value now, value next) pairs of consecutive events of one subject;
 - ``distinct_per_subject``: number of distinct categories per subject;
 - ``time_gaps``: gaps between consecutive events (order column);
-- ``integrity``: dangling foreign keys, null shares, duplicate and reused primary keys.
+- ``integrity``: dangling foreign keys, null shares, duplicate and reused primary keys;
+- ``series`` (a child whose dates form a calendar, ``series.py``): per measure, the median
+  per-subject autocorrelation at the seasonal lags, the weekday (or hour) profile, the
+  accuracy of the values, of each parent attribute × subject level, and a few series
+  (``qa/timeseries.py`` defines the figures).
 
 Each figure is given for the synthetic tables and, as the reference, for the holdout
 subjects (real rows never trained on), both against the training tables.
@@ -127,6 +131,70 @@ def _child_metrics(lay: TableLayout, parent: TableLayout, ref: _Child, other: _C
     return r(out)
 
 
+SERIES_EXAMPLES = 2  # series of each kind drawn in the report
+EXAMPLE_STEPS = 400  # ... their last steps
+
+
+def series_lags(lay: TableLayout) -> list[int]:
+    """Lags (grid steps) the report shows: one step, the seasons, twice the shortest season."""
+    lags = list(lay.calendar.lags)
+    return sorted({1, *lags, *([2 * lags[0]] if lags else [])})
+
+
+def series_metrics(lay: TableLayout, parent: TableLayout, tables: dict[str, dict[str, pd.DataFrame]]) -> dict:
+    """The time-series figures of a calendar child for each set of ``tables``
+    ("training", "synthetic", "holdout"): ACF, profile, accuracy against training."""
+    from ..qa import timeseries as ts
+
+    cal = lay.calendar
+    by = "hour" if "hour" in cal.features else ("dayofweek" if "dow" in cal.features else "month")
+    lags = series_lags(lay)
+    train = tables["training"]
+    pcols = [c for c in _columns(parent, train[parent.name]) if parent.kinds.get(c) in ("categorical", "boolean")]
+    out: dict = {"frequency": cal.frequency, "step_seconds": cal.step, "lags": lags, "profile_by": by,
+                 "measures": {}, "calendar": {}}
+    for which, t in tables.items():
+        if t.get(lay.name) is not None and len(t[lay.name]):
+            out["calendar"][which] = {k: round(v, 4) for k, v in
+                                      ts.calendar_checks(sort_children(lay, t[lay.name]), lay.parent_fk, lay.order_by,
+                                                         cal.step).items()}
+    for c in cal.columns:
+        m: dict = {"acf": {}, "profile": {}, "examples": {}}
+        ref_level = None
+        for which, t in tables.items():
+            df = t.get(lay.name)
+            if df is None or not len(df):
+                continue
+            df = sort_children(lay, df)
+            args = (df, lay.parent_fk, lay.order_by, c)
+            m["acf"][which] = {str(k): v for k, v in ts.acf(*args, lags=tuple(lags), step=cal.step).items()}
+            m["profile"][which] = ts.calendar_profile(*args, by=by)
+            level = _subject_levels(lay, parent, t, c, pcols)
+            if which == "training":
+                ref_level = level
+            else:
+                m.setdefault("value_accuracy", {})[which] = round(ts.value_accuracy(train[lay.name][c], df[c]), 4)
+                m.setdefault("level_accuracy", {})[which] = {
+                    p: round(ts.static_level_accuracy(ref_level, level, p, "level"), 4) for p in pcols}
+            series = ts.dense_series(*args, step=cal.step)
+            m["examples"][which] = [[None if np.isnan(x) else round(float(x), 4) for x in v[-EXAMPLE_STEPS:]]
+                                    for v in list(series.values())[:SERIES_EXAMPLES]]
+        for which, prof in m["profile"].items():
+            if which != "training" and m["profile"].get("training"):
+                ref = m["profile"]["training"]
+                m.setdefault("profile_max_diff", {})[which] = round(max(abs(prof.get(k, np.nan) - v) for k, v in ref.items()), 4)
+        out["measures"][c] = m
+    return out
+
+
+def _subject_levels(lay: TableLayout, parent: TableLayout, t: dict[str, pd.DataFrame], c: str,
+                    pcols: list[str]) -> pd.DataFrame:
+    """Each subject's mean of ``c`` beside its parent attributes."""
+    level = pd.to_numeric(t[lay.name][c], errors="coerce").groupby(t[lay.name][lay.parent_fk].to_numpy()).mean()
+    p = t[parent.name].set_index(parent.primary_key)[pcols]
+    return p.assign(level=level.reindex(p.index).to_numpy()).dropna(subset=["level"])
+
+
 def subject_lengths(lay: TableLayout, parent: TableLayout, tables: dict[str, pd.DataFrame]) -> np.ndarray:
     """Events of table ``lay`` per row of its parent (zeros included)."""
     pdf, df = tables[parent.name], tables[lay.name]
@@ -164,8 +232,12 @@ def relational_metrics(layouts: dict[str, TableLayout], train: dict[str, pd.Data
         pcols = [c for c in _columns(parent, train[parent.name])]
         ref = _Child(lay, parent, train, cols, pcols)
         entry = {"synthetic": _child_metrics(lay, parent, ref, _Child(lay, parent, synthetic, cols, pcols), cols, pcols)}
-        if holdout is not None and len(holdout.get(name, [])) and len(holdout.get(parent.name, [])):
+        has_holdout = holdout is not None and len(holdout.get(name, [])) and len(holdout.get(parent.name, []))
+        if has_holdout:
             entry["holdout"] = _child_metrics(lay, parent, ref, _Child(lay, parent, holdout, cols, pcols), cols, pcols)
+        if lay.calendar is not None:
+            sets = {"training": train, "synthetic": synthetic, **({"holdout": holdout} if has_holdout else {})}
+            entry["series"] = series_metrics(lay, parent, sets)
         result["tables"][name] = entry
     # primary keys reused from the real data
     reused = {}

@@ -16,10 +16,11 @@ from ..controls import Controls
 from ..encoding.keys import KeyEncoder
 from ..errors import ConfigError
 from ..generator import Generator
-from .keys import fill_reference, new_keys
-from .frame import (EventWindow, gap_values, own_values, parent_columns, sibling_summaries, sort_children,
-                    training_frames)
-from .layout import GAP, POS, TableLayout, from_offsets, generation_order_from
+from .keys import KeyBlocks, fill_reference, new_keys
+from .frame import (EventWindow, gap_values, own_values, parent_columns, series_anchor, sibling_summaries,
+                    sort_children, training_frames)
+from .series import StepDrawer, restore_measures
+from .layout import DAY, GAP, POS, TableLayout, from_offsets, generation_order_from, order_units
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,16 @@ class TableSampler:
     then for each child the k-th event of every subject that has more than k events, all
     subjects at once; then keys, carried constants and references."""
 
-    def __init__(self, layouts: dict[str, TableLayout], models: dict[str, Generator]):
+    def __init__(self, layouts: dict[str, TableLayout], models: dict[str, Generator], keys: KeyBlocks | None = None):
         self.layouts = layouts
         self.models = models
+        self.keys = keys or KeyBlocks()  # a shard's key numbers (``relational/shards.py``); default 0, 1, 2, ...
         self.tables = generation_order_from(layouts)
 
-    def generate(self, size: dict[str, int], seed: int | None, temperature: float, top_p: float) -> dict[str, pd.DataFrame]:
-        """Every table; ``size``: root tables' rows (default: the training subjects')."""
+    def generate(self, size: dict[str, int], seed: int | list[int] | None, temperature: float,
+                 top_p: float) -> dict[str, pd.DataFrame]:
+        """Every table; ``size``: root tables' rows (default: the training subjects').
+        ``seed``: an int, or a SeedSequence's entropy such as ``[seed, shard]``."""
         # one stream per table and one for filling references, all from the caller's seed
         streams = np.random.SeedSequence(seed).spawn(len(self.layouts) + 1) if seed is not None else None
         generated: dict[str, pd.DataFrame] = {}  # model frames (own + context), one row per output row
@@ -102,40 +106,47 @@ class TableSampler:
         pos0 = np.zeros(n_parent, dtype=np.int64) if pos0 is None else pos0
         window = EventWindow(lay) if window is None else window
         frames, owners = [], []
+        # a long regular series: a step encodes only what changes (``series.StepDrawer``)
+        stepper = StepDrawer(g, ctx, lay.context, lay.order_by) if lay.calendar and StepDrawer.usable(g) else None
+        if window.series is not None:  # each subject's level, drawn with its parent
+            window.series.set_anchor(np.arange(n_parent), series_anchor(lay, ctx))
         total_steps = int((lengths - pos0).max()) if n_parent else 0
         for step in range(total_steps):
             act = np.flatnonzero(lengths > pos0 + step)
             if not len(act):
                 break
             pos = pos0[act] + step
-            seed = pd.concat([ctx.iloc[act].reset_index(drop=True), window.context(act, pos)], axis=1)
-            for c in seed.columns:  # object columns back to their values' dtype
-                if seed[c].dtype == object:
-                    seed[c] = pd.Series(seed[c].tolist())
-                    if seed[c].isna().all():
-                        seed[c] = seed[c].astype("float64")
             forbid = []
             if lay.order_by and not lay.order_has_null:
                 forbid = [lay.order_by] if (pos == 0).all() else ([GAP] if (pos > 0).all() else [])
-            drawn = draw_rows(g, seed, len(act), lay.context, forbid, draw)
+            given = window.context(act, pos, frame=stepper is None)
+            if stepper is not None:
+                drawn = stepper.draw(act, given, pos == 0, forbid, draw.gen, draw.rng, draw.temperature, draw.top_p)
+            else:
+                seed = pd.concat([ctx.iloc[act].reset_index(drop=True), given], axis=1)
+                for c in seed.columns:  # object columns back to their values' dtype
+                    if seed[c].dtype == object:
+                        seed[c] = pd.Series(seed[c].tolist())
+                        if seed[c].isna().all():
+                            seed[c] = seed[c].astype("float64")
+                drawn = draw_rows(g, seed, len(act), lay.context, forbid, draw)
+            if lay.calendar is not None:  # measures drawn against their level: back to values
+                restore_measures(lay.calendar, drawn, given, window.series.anchors(act))
             if lay.order_by:
                 first = pos == 0
-                prev = window.previous_order(act)
-                gap = (pd.to_numeric(drawn[GAP], errors="coerce").clip(lower=0).fillna(0).to_numpy()
+                gap = (np.nan_to_num(np.asarray(pd.to_numeric(drawn[GAP], errors="coerce"), dtype="float64")).clip(0)
                        if GAP in drawn.columns else np.zeros(len(drawn)))
-                if lay.anchor:  # the first event: an offset from the parent's date
-                    anchor = ctx[lay.column("parent", column=lay.anchor)].iloc[act]
-                    own = from_offsets(lay, drawn[lay.order_by], anchor, draw.rng)
-                elif lay.order_kind == "datetime":
-                    own = pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
+                if lay.calendar is not None:  # a regular series: whole steps on its grid
+                    drawn[lay.order_by] = self._on_grid(lay, drawn, first, gap, window, ctx, act, draw)
                 else:
-                    own = pd.to_numeric(drawn[lay.order_by], errors="coerce")
-                if lay.order_kind == "datetime":
-                    later = prev + pd.to_timedelta(gap, unit="D")
-                else:
-                    later = prev + gap
-                actual = own.where(first, later)
-                drawn[lay.order_by] = actual.to_numpy()
+                    prev = window.previous_order(act)
+                    own = self._first_order(lay, drawn, ctx, act, draw)
+                    if lay.order_kind == "datetime":
+                        later = prev + pd.to_timedelta(gap, unit="D")
+                    else:
+                        later = prev + gap
+                    actual = own.where(first, later)
+                    drawn[lay.order_by] = actual.to_numpy()
             drawn[POS] = pos
             window.append(drawn, act)
             frames.append(drawn)
@@ -155,6 +166,32 @@ class TableSampler:
         frame = pd.concat([frame.drop(columns=[c for c in pctx.columns if c in frame.columns]), pctx], axis=1)
         return frame, owner
 
+    @staticmethod
+    def _first_order(lay: TableLayout, drawn: pd.DataFrame, ctx: pd.DataFrame, act: np.ndarray,
+                     draw: Drawing) -> pd.Series:
+        """The order values drawn for first events (later rows: whatever was drawn, unused)."""
+        if lay.anchor:  # the first event: an offset from the parent's date
+            anchor = ctx[lay.column("parent", column=lay.anchor)].iloc[act]
+            return from_offsets(lay, drawn[lay.order_by], anchor, draw.rng)
+        if lay.order_kind == "datetime":
+            return pd.to_datetime(drawn[lay.order_by]).astype("datetime64[ns]")
+        return pd.to_numeric(drawn[lay.order_by], errors="coerce")
+
+    def _on_grid(self, lay: TableLayout, drawn: pd.DataFrame, first: np.ndarray, gap: np.ndarray,
+                 window: EventWindow, ctx: pd.DataFrame, act: np.ndarray, draw: Drawing) -> np.ndarray:
+        """A calendar table's dates (datetime64[ns]): a first event's drawn date snapped to
+        the grid, a later one the subject's latest grid point plus the drawn gap in whole
+        steps (at least one), in arrays: a series takes thousands of these steps."""
+        cal = lay.calendar
+        grid = window.series.latest(act) + np.maximum(np.round(gap * DAY / cal.step), 1.0)
+        if first.any():
+            own = self._first_order(lay, drawn, ctx, act, draw)
+            grid = np.where(first, cal.grid(order_units(own, lay) * DAY), grid)
+        secs = cal.seconds(grid)
+        ns = np.where(np.isnan(secs), 0, np.round(secs) * 1e9).astype(np.int64).astype("datetime64[ns]")
+        ns[np.isnan(secs)] = np.datetime64("NaT")
+        return ns
+
     def _output(self, name: str, frame: pd.DataFrame, owner: np.ndarray, generated: dict[str, pd.DataFrame],
                 outputs: dict[str, pd.DataFrame], rng: np.random.Generator) -> pd.DataFrame:
         """The table as the user sees it: input columns and dtypes, new keys, carried constants."""
@@ -163,7 +200,7 @@ class TableSampler:
         cols: dict[str, Any] = {}
         for c in lay.columns:
             if c == lay.primary_key:
-                cols[c] = new_keys(lay, n)
+                cols[c] = new_keys(lay, n, self.keys)
             elif c == lay.parent_fk:
                 cols[c] = outputs[lay.parent][self.layouts[lay.parent].primary_key].to_numpy()[owner]
             elif lay.parent and c in self.layouts[lay.parent].carried.get(name, []):
@@ -176,7 +213,8 @@ class TableSampler:
                 cols[c] = _format_order(frame[c], lay)
             elif c in frame.columns and isinstance(key := self._encoder(name, c), KeyEncoder):
                 # numbered over the whole table: events drawn step by step would repeat them
-                cols[c] = key.decode(np.zeros((n, 0), dtype=np.int64), rng).to_numpy()
+                cols[c] = self.keys.keys(lambda start, k, key=key: key.decode(np.zeros((k, 0), dtype=np.int64), rng,
+                                                                            start=start), n)
             elif c in frame.columns:
                 cols[c] = frame[c].to_numpy()
             else:  # plain references are filled once every table exists

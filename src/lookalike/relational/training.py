@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..encoding.keys import KeyEncoder
-from ..generator import Generator
 from ..table import train_table
-from .config import split_options
+from ..errors import ConfigError
+from .config import RelationalConfig, split_options
 from .generator import RelationalGenerator
 from .frame import training_frames
 from .layout import GAP, TableLayout, build_layouts, column_types, generation_order_from
@@ -30,8 +30,13 @@ PARENT_TIME_SHARE = 0.25
 SMALL_TABLE = 500  # tables below this many rows get at least 20 s of training (epochs are cheap)
 
 
-def train_tables(tables: Any, **options) -> RelationalGenerator:
-    """Train one model per table of a schema (dict/list of table specs, or a YAML/JSON file)."""
+def train_tables(tables: Any, *, ray: bool = False, ray_address: str | None = None, **options) -> RelationalGenerator:
+    """Train one model per table of a schema (dict/list of table specs, or a YAML/JSON file).
+    ``ray=True``: the tables' models train in parallel as Ray tasks (each table needs the
+    real rows of its parents, never their models, so they are independent); the model
+    file is the same in structure, each table with its share of ``max_training_time``."""
+    if ray_address is not None and not ray:
+        raise ConfigError("ray_address (--ray-address) needs ray=True (--ray)")
     t0 = time.monotonic()
     specs, file_options = parse_tables(tables)
     config = split_options({**file_options, **options})
@@ -48,31 +53,32 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     model_frames, _ = training_frames(layouts, train)
     share = time_shares(layouts, model_frames)
     t_train = time.monotonic()
-    models: dict[str, Generator] = {}
     training: dict[str, Any] = {"orphans_dropped": dropped, "tables": {}}
     types_by_table = {s.name: s.types for s in specs}
 
     order = generation_order_from(layouts)
-    for i, name in enumerate(order):
-        lay = layouts[name]
-        frame = model_frames[name]
-        opts = dict(config.table_options)
-        if config.max_training_time:
-            # what earlier tables left unused (early stopping) goes to the tables still to train
-            left = max(config.max_training_time - (time.monotonic() - t_train), 1.0)
-            opts["max_training_time"] = left * share[name] / sum(share[n] for n in order[i:])
-        if config.seed is not None:
-            opts["seed"] = int(rng.integers(2**31))
-        if len(frame) < SMALL_TABLE and "max_training_time" in opts:  # tiny tables: epochs are cheap, let them converge
-            opts["max_training_time"] = max(opts["max_training_time"], 20.0)
-        log.info("training table '%s' (%d rows, %d columns, %d context)", name, len(frame), len(frame.columns),
-                 len(lay.context))
-        # derived columns that are all null (no second events: no lags, no gaps) carry nothing,
-        # and the flat engine cannot fit a numeric column without values
-        frame = frame.drop(columns=[c for c in frame.columns if (c in lay.context or c == GAP) and frame[c].isna().all()])
-        types = column_types(lay, layouts, types_by_table.get(name, {}))
-        models[name] = train_table(frame, holdout_share=0.0, context_columns=[c for c in lay.context if c in frame.columns],
-                                  types={c: k for c, k in types.items() if c in frame.columns}, **opts)
+    inputs = {name: _model_inputs(layouts, name, model_frames[name], types_by_table.get(name, {})) for name in order}
+    seeds = {name: int(rng.integers(2**31)) for name in order} if config.seed is not None else {}
+    if ray:  # all at once: each table gets its share of the budget (nothing left over to pass on)
+        from ..distributed import train_on_ray
+
+        budget = {name: config.max_training_time and config.max_training_time * share[name] for name in order}
+        jobs = {name: (frame, {**kwargs, **_table_options(config, seeds.get(name), len(frame), budget[name])})
+                for name, (frame, kwargs) in inputs.items()}
+        models = train_on_ray(jobs, ray_address)
+    else:
+        models = {}
+        for i, name in enumerate(order):
+            frame, kwargs = inputs[name]
+            budget = None
+            if config.max_training_time:
+                # what earlier tables left unused (early stopping) goes to the tables still to train
+                left = max(config.max_training_time - (time.monotonic() - t_train), 1.0)
+                budget = left * share[name] / sum(share[n] for n in order[i:])
+            log.info("training table '%s' (%d rows, %d columns, %d context)", name, len(frame), len(frame.columns),
+                     len(kwargs["context_columns"]))
+            models[name] = train_table(frame, **kwargs, **_table_options(config, seeds.get(name), len(frame), budget))
+    for name in order:
         for enc in models[name].encoder_.encoders:  # keys of its own: new ones avoid the holdout's too
             if isinstance(enc, KeyEncoder) and enc.name in frames[name].columns:
                 enc.fit(frames[name][enc.name], key_rng, protect=False)
@@ -81,6 +87,29 @@ def train_tables(tables: Any, **options) -> RelationalGenerator:
     g = RelationalGenerator(config, layouts, models, training)
     g.train_tables_, g.holdout_tables_ = train, holdout
     return g
+
+
+def _model_inputs(layouts: dict[str, TableLayout], name: str, frame: pd.DataFrame,
+                  declared: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Table ``name``'s model frame and the ``train_table`` options that follow from its
+    layout (context columns, kinds)."""
+    lay = layouts[name]
+    # derived columns that are all null (no second events: no lags, no gaps) carry nothing,
+    # and the flat engine cannot fit a numeric column without values
+    frame = frame.drop(columns=[c for c in frame.columns if (c in lay.context or c == GAP) and frame[c].isna().all()])
+    types = column_types(lay, layouts, declared)
+    return frame, {"holdout_share": 0.0, "context_columns": [c for c in lay.context if c in frame.columns],
+                   "types": {c: k for c, k in types.items() if c in frame.columns}}
+
+
+def _table_options(config: RelationalConfig, seed: int | None, rows: int, budget: float | None) -> dict[str, Any]:
+    """The flat options of one table's model: the run's, its seed and its time budget."""
+    opts = dict(config.table_options)
+    if budget:
+        opts["max_training_time"] = max(budget, 20.0) if rows < SMALL_TABLE else budget  # tiny tables: let them converge
+    if seed is not None:
+        opts["seed"] = seed
+    return opts
 
 
 def time_shares(layouts: dict[str, TableLayout], model_frames: dict[str, pd.DataFrame]) -> dict[str, float]:

@@ -407,6 +407,19 @@ def _check_target(target: Path) -> None:
         raise InputError(f"output '{target}': folder {target.parent} does not exist; create it first")
 
 
+def write_parts(staging: _Staging, parts: Iterator[tuple[int, Any]], shards: int, progress: bool) -> Path:
+    """Write each shard's part as it arrives (a progress bar over shards), then move the
+    staged folder into place; returns it."""
+    from tqdm.auto import tqdm
+
+    with closing(parts), tqdm(total=shards, desc="generating", unit="shard", disable=not progress,
+                              leave=False) as bar:
+        for index, data in parts:
+            staging.write(index, data)
+            bar.update(1)
+    return staging.finish()
+
+
 class _Staging:
     """A hidden folder beside the target that the parts go into; renamed onto the target at
     the end (a previous run's parts there are replaced), removed on any failure."""
@@ -457,8 +470,6 @@ def generate_shards(g: Generator, n: int, controls: Controls, out: str | os.Path
                     ray: bool = False, ray_address: str | None = None, progress: bool = False) -> Path:
     """``n`` rows into the folder ``out`` as Parquet parts of ``shard_rows`` rows, drawn
     here (``workers=1``), by a local process pool, or as Ray tasks. Returns the folder."""
-    from tqdm.auto import tqdm
-
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     target = Path(out)
@@ -480,11 +491,6 @@ def generate_shards(g: Generator, n: int, controls: Controls, out: str | os.Path
                 else _run_pool(key, blob, job, shards, workers))
         else:
             parts = _run_here(g, job, shards)
-        with closing(parts), tqdm(total=len(shards), desc="generating", unit="shard", disable=not progress,
-                                  leave=False) as bar:
-            for index, data in parts:
-                staging.write(index, data)
-                bar.update(1)
-        return staging.finish()
+        return write_parts(staging, parts, len(shards), progress)
     finally:
         staging.remove()

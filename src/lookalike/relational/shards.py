@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..distributed import (DEFAULT_SHARD_ROWS, PART, _PART_GLOB, _run_pool, _run_ray, _Staging, _unify_parts,
-                           _worker_model, model_blob)
+                           _worker_model, model_blob, write_parts)
 from ..errors import ConfigError, InputError
 from .keys import KeyBlocks
 from .sampling import TableSampler
@@ -139,8 +138,6 @@ def generate_table_shards(rg: RelationalGenerator, sizes: dict[str, int], out: s
     """Every table into the folder ``out`` (``out/<table>/part-*.parquet``), shards of
     about ``shard_rows`` subjects drawn here (``workers=1``), by a local process pool, or
     as Ray tasks. ``sizes``: every subject table's rows. Returns the folder."""
-    from tqdm.auto import tqdm
-
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     target = Path(out)
@@ -161,11 +158,6 @@ def generate_table_shards(rg: RelationalGenerator, sizes: dict[str, int], out: s
                 if ray else _run_pool(key, blob, job, shards, workers, part=_pool_tables))
         else:
             parts = ((s.index, draw_tables(rg, job, s)) for s in shards)
-        with closing(parts), tqdm(total=len(shards), desc="generating", unit="shard", disable=not progress,
-                                  leave=False) as bar:
-            for index, data in parts:
-                staging.write(index, data)
-                bar.update(1)
-        return staging.finish()
+        return write_parts(staging, parts, len(shards), progress)
     finally:
         staging.remove()

@@ -157,6 +157,23 @@ def test_report_has_a_time_series_section(trained, tmp_path):
 
 
 
+def test_info_shows_the_series_grid(trained, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from lookalike.cli import app
+
+    shops, sales, g = trained
+    g.save(tmp_path / "shops.lookalike")
+    r = CliRunner().invoke(app, ["info", str(tmp_path / "shops.lookalike")])
+    assert r.exit_code == 0, r.output
+    tables = json.loads(r.output)["tables"]
+    grid = tables["sales"]["series_grid"]
+    assert grid["frequency"] == "daily" and grid["step"] == 86_400 and 7 in grid["lags"]
+    assert "series_grid" not in tables["shops"]  # the subjects are no series
+
+
 def test_continuation_is_linear_in_steps_and_reproducible(trained):
     shops, sales, g = trained
     given = {"shops": shops.head(2), "sales": sales[sales["shop"].isin(shops["shop"].head(2))]}

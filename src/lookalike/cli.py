@@ -448,6 +448,7 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
                 "belongs_to": lay.parent and f"{lay.parent} (via {lay.parent_fk})",
                 "references": {r.column: r.references for r in lay.plain_refs},
                 "children": lay.children, "order_by": lay.order_by,
+                **({"series_grid": asdict(lay.calendar)} if lay.calendar else {}),
                 "columns": {c: lay.kinds[c] for c in lay.columns},
                 "derived_columns": [asdict(d) for d in derived_columns(lay)],
             } for name, lay in ((n, g.layouts_[n]) for n in g.tables)}}

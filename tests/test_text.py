@@ -187,6 +187,21 @@ def test_tokenizer_is_chosen_by_the_column_shape():
     assert TextEncoder("c", "object").fit(codes, rng, protect=True).tokenizer_ == "characters"
 
 
+def test_a_length_many_texts_share_gets_a_bucket_of_its_own():
+    # a field capped at 20 characters: 5% of the texts are cut there (fewer than one eighth:
+    # no quantile bucket would start there), the rest are shorter
+    rng = np.random.default_rng(0)
+    short = ["".join(rng.choice(list("abcdefgh "), rng.integers(5, 20))) for _ in range(190)]
+    texts = pd.Series(short + ["x" * 20] * 10)
+    enc = TextEncoder("t", "object").fit(texts, rng, protect=True)
+    tokens = enc.encode(texts)[:, 0]
+    capped = tokens[-10:]
+    assert (capped == capped[0]).all() and not np.isin(capped[0], tokens[:-10])  # nothing else in that bucket
+    assert enc.min_length(capped)[0] == enc.max_length(capped)[0] == 20
+    rebuilt = TextEncoder.from_state(json.loads(json.dumps(enc.state())))  # the file's check accepts it
+    assert rebuilt.length_starts_ == enc.length_starts_
+
+
 def test_tokenizer_keeps_characters_of_five_rows_and_maps_rare_ones():
     s = pd.Series(["résumé"] + ["resume", "cafe", "test", "ab", "xy"] * 5 + [None])
     enc = TextEncoder("t", "object").fit(s, np.random.default_rng(0), protect=True)

@@ -28,6 +28,8 @@ MAX_TEXT_LENGTH = 200  # characters generated per text at most
 LENGTH_QUANTILE = 0.99  # a column's max length: this quantile of its lengths (longer texts are cut)
 LENGTH_BUCKETS = 8  # the flat engine's view of a text: null or one of these length ranges
 PROTECTED_LOW_QUANTILE = 0.01  # the shortest bucket starts here, not at one row's length
+LENGTH_POINT_SHARE = 0.02  # a length held by this share of the texts gets a bucket of its own (a field's cap)
+MAX_LENGTH_BUCKETS = LENGTH_BUCKETS + 2 * round(1 / LENGTH_POINT_SHARE)  # what a model file may hold
 WORDS_MIN_COVERAGE = 0.3  # share of the characters in shared words from which a column is tokenized in words
 MAX_WORD_TOKENS = 4_000  # the most used words (by rows) a ``words`` tokenizer keeps
 MAX_PIECE_LENGTH = 40  # characters of one word token at most
@@ -63,8 +65,12 @@ class TextEncoder(ColumnEncoder):
             self.max_length_ = int(min(max(top, 1), MAX_TEXT_LENGTH))
             low = PROTECTED_LOW_QUANTILE if protect else 0.0
             qs = [low] + [b / LENGTH_BUCKETS for b in range(1, LENGTH_BUCKETS)]
-            starts = np.floor(np.quantile(np.minimum(lengths, self.max_length_), qs))
-            self.length_starts_ = sorted({int(v) for v in starts})
+            capped = np.minimum(lengths, self.max_length_)
+            starts = {int(v) for v in np.floor(np.quantile(capped, qs))}
+            values, counts = np.unique(capped, return_counts=True)
+            for v in values[(counts >= LENGTH_POINT_SHARE * len(capped)) & (values >= min(starts))]:
+                starts |= {int(v), int(v) + 1} if v < self.max_length_ else {int(v)}  # exactly v
+            self.length_starts_ = sorted(starts)
         else:
             self.max_length_, self.length_starts_ = 1, [0]
         self.has_null_ = bool(s.isna().any())
@@ -87,7 +93,7 @@ class TextEncoder(ColumnEncoder):
             raise ValueError(f"column '{enc.name}': the text vocabulary is not a list of distinct tokens")
         if not (isinstance(top, int) and 1 <= top <= MAX_TEXT_LENGTH):
             raise ValueError(f"column '{enc.name}': text max length {top!r} out of range")
-        if not (isinstance(starts, list) and 1 <= len(starts) <= LENGTH_BUCKETS
+        if not (isinstance(starts, list) and 1 <= len(starts) <= MAX_LENGTH_BUCKETS
                 and all(isinstance(v, int) and 0 <= v <= top for v in starts) and starts == sorted(set(starts))):
             raise ValueError(f"column '{enc.name}': text length buckets are invalid")
         return enc

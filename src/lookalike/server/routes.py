@@ -40,6 +40,13 @@ def _ctx(request: Request):
     return request.app.state.lookalike
 
 
+def _list_filtered(request: Request, table: str, filters: dict[str, str | None], limit: int, offset: int):
+    """Rows of ``table``, newest first, whose columns equal the filters that are given."""
+    given = {col: val for col, val in filters.items() if val is not None}
+    where = " AND ".join(f"{col} = ?" for col in given)
+    return _ctx(request).store.list(table, where, tuple(given.values()), limit=limit, offset=offset)
+
+
 def idle_context(request: Request, table: str, id: str, busy: str, also: list[str] = ()):
     """The app's context, once row ``id`` of ``table`` is known to exist (404 otherwise) and no
     job is queued or running on it or on the rows ``also`` (409 with ``busy`` otherwise):
@@ -170,12 +177,7 @@ def cancel_job(request: Request, id: Id):
 @router.get("/models", response_model=list[s.Model], summary="List models, newest first")
 async def list_models(request: Request, dataset_id: OptionalId = None, schema_id: OptionalId = None,
                       limit: Limit = 100, offset: Offset = 0):
-    where, args = [], []
-    for col, val in (("dataset_id", dataset_id), ("schema_id", schema_id)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            args.append(val)
-    return _ctx(request).store.list("models", " AND ".join(where), tuple(args), limit=limit, offset=offset)
+    return _list_filtered(request, "models", {"dataset_id": dataset_id, "schema_id": schema_id}, limit, offset)
 
 
 @router.get("/models/{id}", response_model=s.Model, summary="A model: columns, options, training summary")
@@ -329,12 +331,7 @@ def create_report(request: Request, id: Id, body: s.ReportRequest | None = None)
 @router.get("/reports", response_model=list[s.Report], summary="List QA reports, newest first")
 async def list_reports(request: Request, model_id: OptionalId = None, output_id: OptionalId = None,
                        limit: Limit = 100, offset: Offset = 0):
-    where, args = [], []
-    for col, val in (("model_id", model_id), ("output_id", output_id)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            args.append(val)
-    return _ctx(request).store.list("reports", " AND ".join(where), tuple(args), limit=limit, offset=offset)
+    return _list_filtered(request, "reports", {"model_id": model_id, "output_id": output_id}, limit, offset)
 
 
 @router.get("/reports/{id}", response_model=s.Report, summary="A QA report's headline figures")

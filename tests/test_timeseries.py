@@ -52,9 +52,10 @@ def test_calendar_is_found_from_the_shape_of_the_dates():
     lay = layouts_of(schema(shops, sales))[0]["sales"]
     cal = lay.calendar
     assert cal is not None and cal.frequency == "daily" and cal.step == 86_400
-    assert cal.lags == [7]  # 364 days is longer than these series
+    assert cal.lags == [1, 7, 14]  # the day before, the week, its second cycle; 364 days is longer than these series
+    assert (cal.profile, cal.cycles) == (7, 4)  # the last four weeks' mean: the shop's own weekly shape
     assert {"dow", "doy", "t"} <= set(cal.features) and "hour" not in cal.features
-    assert {"__cal.dow", "season7.sales", f"roll{cal.window}.sales"} <= set(lay.context)
+    assert {"__cal.dow", "season7.sales", "profile7.sales", f"roll{cal.window}.sales"} <= set(lay.context)
     # the column's name plays no part; irregular events get no calendar
     renamed = layouts_of(schema(shops, sales.rename(columns={"day": "x"}), "x"))[0]["sales"]
     assert renamed.calendar == cal
@@ -65,7 +66,7 @@ def test_calendar_is_found_from_the_shape_of_the_dates():
     hourly = sales.assign(day=(pd.Timestamp("2021-01-01") + pd.to_timedelta(np.arange(len(sales)), unit="h")))
     hcal = layouts_of(schema(shops, hourly))[0]["sales"].calendar
     assert hcal.frequency == "hourly" and hcal.features[:2] == ["hour", "dow"]
-    assert hcal.lags == [24]  # a week is longer than two thirds of these series
+    assert hcal.lags == [1, 24, 48]  # a week is longer than two thirds of these series
 
 
 def test_calendar_columns_mean_one_thing_in_training_and_continuation():
@@ -83,8 +84,8 @@ def test_calendar_columns_mean_one_thing_in_training_and_continuation():
     window = EventWindow(lay, hist[~last], subject[~last])
     window.series.set_anchor(subject[last], {"sales": frame.loc[last, "parent.__level.sales.sales"].to_numpy()})
     given = window.context(subject[last], frame["__pos"].to_numpy()[last])
-    cols = [c for c in lay.context if c.startswith(("__cal.", "season", "roll", "dev", "prev1."))]
-    assert given["season7.sales"].notna().all()
+    cols = [c for c in lay.context if c.startswith(("__cal.", "season", "profile", "roll", "dev", "prev1."))]
+    assert given["season7.sales"].notna().all() and given["profile7.sales"].notna().all()
     pd.testing.assert_frame_equal(given[cols], frame.loc[last, cols].reset_index(drop=True), check_dtype=False)
 
 
@@ -107,6 +108,19 @@ def test_a_measure_is_learned_against_its_level_and_restored_exactly():
     restore_measures(cal, drawn, frame, {"sales": frame["parent.__level.sales.sales"].to_numpy()})
     real = sort_children(lay, frames["sales"])["sales"].to_numpy(dtype=float)
     np.testing.assert_allclose(drawn["sales"].to_numpy(), real)
+
+
+def test_a_young_series_leans_on_its_level():
+    """The rolling level of a series' first steps counts the steps it does not have yet as
+    the subject's level: the noise of a first draw does not become the level."""
+    shops, sales = make_shops()
+    layouts, frames = layouts_of(schema(shops, sales))
+    frame = training_frames(layouts, frames)[0]["sales"]
+    w = layouts["sales"].calendar.window
+    second = frame["__pos"].to_numpy() == 1
+    level = frame.loc[second, "parent.__level.sales.sales"].to_numpy()
+    first = sort_children(layouts["sales"], frames["sales"]).groupby("shop")["sales"].first().to_numpy()
+    np.testing.assert_allclose(frame.loc[second, f"roll{w}.sales"].to_numpy(), (first + (w - 1) * level) / w)
 
 
 @pytest.fixture(scope="module")

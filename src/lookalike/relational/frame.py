@@ -21,7 +21,7 @@ from .layout import (DAY, DerivedColumn, TableLayout, _order_values, first_offse
                      order_units, sib_col)
 from .series import SeriesBuffer, calendar_columns, level_col, roll_col, subject_level
 
-SERIES_KINDS = ("calendar", "seasonal", "rolling", "deviation", "relative")
+SERIES_KINDS = ("calendar", "seasonal", "profile", "rolling", "deviation", "relative")
 
 
 def sort_children(lay: TableLayout, df: pd.DataFrame) -> pd.DataFrame:

@@ -29,8 +29,8 @@ import pandas as pd
 
 from ..encoding.keys import KeyEncoder
 from ..schema import infer_schema, to_datetime
-from .series import (CATEGORICAL_FEATURES, Calendar, detect_calendar, dev_col, feature_col, level_col, rel_col, roll_col,
-                     season_col)
+from .series import (CATEGORICAL_FEATURES, Calendar, detect_calendar, dev_col, feature_col, level_col, profile_col,
+                     rel_col, roll_col, season_col)
 from .spec import TableSpec, dependency_order, generation_order
 
 POS = "__pos"
@@ -82,13 +82,13 @@ class DerivedColumn:
 
     name: str  # its name in the model frame
     kind: str  # count | level | reference_count | carried | gap | parent | sibling | position | lag | calendar
-    #            | seasonal | rolling | deviation | relative | order
+    #            | seasonal | profile | rolling | deviation | relative | order
     source: str  # where its values come from, in the user's terms
     inverse: str  # what generation does with it
     context: bool  # always given at generation (context), or drawn by the table's model
     table: str | None = None  # the table its values come from
     column: str | None = None  # ... and that table's column (a parent's: its model-frame column)
-    lag: int = 0  # lag: how many events back; seasonal: grid steps back; rolling: the window in steps
+    lag: int = 0  # lag: how many events back; seasonal: grid steps back (profile: a cycle's); rolling: the window
     summary: str | None = None  # sibling: "mean" or "mode" per subject
 
 
@@ -220,6 +220,10 @@ def derived_columns(lay: TableLayout) -> list[DerivedColumn]:
                               True, lay.name, f) for f in cal.features]
         out += [DerivedColumn(season_col(k, c), "seasonal", f"'{c}' {k} {unit}s before {expected}; null when missing",
                               "given, not output", True, lay.name, c, lag=k) for k in cal.lags for c in cal.columns]
+        out += [DerivedColumn(profile_col(cal.profile, c), "profile", f"mean '{c}' {cal.profile}, {2 * cal.profile}, "
+                              f"... {cal.cycles * cal.profile} {unit}s before {expected}; null when all are missing",
+                              "given, not output", True, lay.name, c, lag=cal.profile)
+                for c in cal.columns] if cal.profile else []
         out += [DerivedColumn(roll_col(cal.window, c), "rolling", f"mean '{c}' of the {cal.window} {unit}s before "
                               f"{expected}", "given, not output", True, lay.name, c, lag=cal.window)
                 for c in cal.columns] if cal.window else []
@@ -488,8 +492,8 @@ def column_types(lay: TableLayout, layouts: dict[str, TableLayout], user_types: 
         own[lay.order_by] = lay.order_kind  # lags hold the previous event's actual value
     ptypes = column_types(layouts[lay.parent], layouts, {}) if lay.parent else {}
     for d in lay.derived:
-        if d.kind in ("count", "level", "reference_count", "gap", "position", "seasonal", "rolling", "deviation",
-                      "relative"):
+        if d.kind in ("count", "level", "reference_count", "gap", "position", "seasonal", "profile", "rolling",
+                      "deviation", "relative"):
             kind = "numeric"
         elif d.kind == "calendar":
             kind = "categorical" if d.column in CATEGORICAL_FEATURES else "numeric"

@@ -137,8 +137,8 @@ EXAMPLE_STEPS = 400  # ... their last steps
 
 def series_lags(lay: TableLayout) -> list[int]:
     """Lags (grid steps) the report shows: one step, the seasons, twice the shortest season."""
-    lags = list(lay.calendar.lags)
-    return sorted({1, *lags, *([2 * lags[0]] if lags else [])})
+    seasons = [k for k in lay.calendar.lags if k > 1]
+    return sorted({1, *seasons, *([2 * seasons[0]] if seasons else [])})
 
 
 def series_metrics(lay: TableLayout, parent: TableLayout, tables: dict[str, dict[str, pd.DataFrame]]) -> dict:

@@ -11,8 +11,15 @@ the child's model frame (``layout.derived_columns`` lists them):
   subject's first event): the same value in training and generation, known before the
   event is drawn, so a closure after 24 December is learned as a gap drawn on 25 December;
 - seasonal lags ``season{k}.{col}``: the measure ``k`` grid steps before the expected date
-  (7 and 364 days for daily data; 24 and 168 hours; 52 weeks), null where that day is missing;
-- a rolling level ``roll{w}.{col}``: the mean of the observed values of the last ``w`` steps.
+  (1, 7, 14 and 364 days for daily data; 1, 24, 48 and 168 hours; 1, 52 and 104 weeks: the
+  step before, every season and the shortest one's second cycle), null where that day is missing;
+- a seasonal profile ``profile{k}.{col}``: the mean of the measure at the same point of the
+  shortest season's last ``cycles`` cycles (7, 14, 21 and 28 days back): the subject's own
+  weekly shape, steadier than one week's value;
+- a rolling level ``roll{w}.{col}``: the mean of the last ``w`` steps, a step without a
+  value (before the subject's first, a closed day) counting as the subject's level: a young
+  series starts at its level and leans on its own values step by step, so the noise of its
+  first draws does not become its level.
 
 A measure is learned *relative to its level*: the model draws ``rel.{col}``, the value
 against the rolling level (``log(value / level)`` for positive right-skewed measures,
@@ -41,6 +48,7 @@ MIN_REGULAR_SHARE = 0.8  # the modal step covers at least this share of steps ..
 MIN_SERIES_LENGTH = 30  # ... and the median subject has at least this many events
 SEASONS = (DAY, 7 * DAY, 364 * DAY)  # calendar cycles whose lags are context (364: weekdays align)
 MAX_SEASONAL_LAG = 1_000  # steps kept per subject at most
+PROFILE_CYCLES = 4  # cycles of the shortest season averaged in its profile
 CYCLES = (("hour", DAY), ("dow", 7 * DAY), ("doy", 365 * DAY))  # a feature when the step is shorter
 CATEGORICAL_FEATURES = ("hour", "dow")
 FREQUENCIES = ((3600.0, "hourly"), (DAY, "daily"), (7 * DAY, "weekly"))
@@ -54,6 +62,10 @@ def feature_col(name: str) -> str:
 
 def season_col(k: int, col: str) -> str:
     return f"season{k}.{col}"
+
+
+def profile_col(k: int, col: str) -> str:
+    return f"profile{k}.{col}"
 
 
 def roll_col(w: int, col: str) -> str:
@@ -137,7 +149,7 @@ def _relative_lags(cal: Calendar, out: dict[str, np.ndarray], derived: list,
     for d in derived:
         how = cal.relative.get(d.column)
         roll = out.get(roll_col(cal.window, d.column))
-        if d.kind == "seasonal" and how and roll is not None:
+        if d.kind in ("seasonal", "profile") and how and roll is not None:
             out[d.name] = to_relative(how, out[d.name], roll)
         elif d.kind == "deviation" and how and roll is not None:
             a = anchor.get(d.column) if anchor else None
@@ -159,11 +171,13 @@ class Calendar:
     columns: list[str] = field(default_factory=list)
     relative: dict[str, str] = field(default_factory=dict)  # measure -> "log" | "diff" against its level
     decimals: dict[str, int] = field(default_factory=dict)  # a restored measure's resolution
+    profile: int = 0  # the season (steps) whose last ``cycles`` cycles are averaged (0: none)
+    cycles: int = 0
 
     @property
     def span(self) -> int:
-        """Grid steps a subject's buffer keeps: the longest lag or window."""
-        return max([*self.lags, self.window, 1])
+        """Grid steps a subject's buffer keeps: the longest lag, window or profile."""
+        return max([*self.lags, self.window, self.profile * self.cycles, 1])
 
     def grid(self, secs: np.ndarray) -> np.ndarray:
         """Seconds since the epoch -> grid index (float; NaN stays NaN)."""
@@ -224,10 +238,15 @@ def detect_calendar(order_secs: np.ndarray, owner: np.ndarray, numeric: list[str
     # the median subject's span in steps: lags longer than two thirds of it see too little
     first = pd.Series(secs).groupby(owner, sort=False).agg(["min", "max"])
     span = float(np.median((first["max"] - first["min"]) / step))
-    lags = sorted({int(round(p / step)) for p in SEASONS
-                   if p > step and abs(p / step - round(p / step)) < 1e-9 and round(p / step) <= MAX_SEASONAL_LAG
-                   and round(p / step) <= span * 2 / 3})
-    window = max(4, min(4 * lags[0], int(span // 8))) if lags else max(4, min(28, int(span // 8)))
+    seasons = sorted({int(round(p / step)) for p in SEASONS if p > step and abs(p / step - round(p / step)) < 1e-9})
+    # the shortest season's second cycle too: what persists beyond one cycle (a level that
+    # moves slowly) is seen, not only what repeats
+    seasons = [k for k in sorted({*seasons, *([2 * seasons[0]] if seasons else [])})
+               if k <= MAX_SEASONAL_LAG and k <= span * 2 / 3]
+    window = max(4, min(4 * seasons[0], int(span // 8))) if seasons else max(4, min(28, int(span // 8)))
+    lags = [1, *seasons]  # the step before, against the level like the seasons: how far today sits from it
+    # the shortest season's profile: its last cycles averaged, the subject's own weekly shape
+    profile = seasons[0] if seasons and PROFILE_CYCLES * seasons[0] <= span * 2 / 3 else 0
     features = [name for name, cycle in CYCLES if step < cycle] + ["t"]
     frequency = next((name for s, name in FREQUENCIES if s == step), "regular")
     relative, decimals = {}, {}
@@ -236,7 +255,8 @@ def detect_calendar(order_secs: np.ndarray, owner: np.ndarray, numeric: list[str
             v = pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype="float64")
             relative[c], decimals[c] = _relative_kind(v), _decimals(v)
     return Calendar(step=step, phase=phase, frequency=frequency, features=features, lags=lags, window=window,
-                    columns=list(numeric), relative=relative, decimals=decimals)
+                    columns=list(numeric), relative=relative, decimals=decimals, profile=profile,
+                    cycles=PROFILE_CYCLES if profile else 0)
 
 
 def calendar_columns(cal: Calendar, order_secs: np.ndarray, values: pd.DataFrame, owner: np.ndarray,
@@ -262,16 +282,40 @@ def calendar_columns(cal: Calendar, order_secs: np.ndarray, values: pd.DataFrame
             out[d.name] = feats[d.column]
         elif d.kind == "seasonal":
             out[d.name] = buf.at(d.column, codes, expected - d.lag)
+        elif d.kind == "profile":
+            out[d.name] = _nanmean([buf.at(d.column, codes, expected - j * d.lag) for j in range(1, cal.cycles + 1)])
         elif d.kind == "rolling":
-            out[d.name] = buf.mean(d.column, codes, expected, d.lag)
+            out[d.name] = buf.mean(d.column, codes, expected, d.lag, _anchor_of(anchor, d.column, n))
     _relative_lags(cal, out, derived, anchor)
     for d in derived:  # the drawn target: each value against the level before it (none yet: the subject's)
         if d.kind == "relative":
-            level = buf.mean(d.column, codes, expected, cal.window)
+            level = buf.mean(d.column, codes, expected, cal.window, _anchor_of(anchor, d.column, n))
             if anchor is not None and d.column in anchor:
                 level = np.where(np.isnan(level), anchor[d.column], level)
             out[d.name] = to_relative(cal.relative[d.column], pd.to_numeric(values[d.column], errors="coerce"), level)
     return pd.DataFrame(out, index=values.index)
+
+
+def _nanmean(parts: list[np.ndarray]) -> np.ndarray:
+    """Elementwise mean of the non-missing values (NaN where all are missing)."""
+    a = np.stack(parts)
+    seen = (~np.isnan(a)).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen > 0, np.nansum(a, 0) / np.maximum(seen, 1), np.nan)
+
+
+def _anchor_of(anchor: dict[str, np.ndarray] | None, col: str, n: int) -> np.ndarray:
+    if anchor is None or col not in anchor:
+        return np.full(n, np.nan)
+    return np.asarray(anchor[col], dtype="float64")
+
+
+def _filled_mean(total: np.ndarray, seen: np.ndarray, w: int, anchor: np.ndarray) -> np.ndarray:
+    """The mean of ``w`` steps of which ``seen`` hold values summing to ``total``, the others
+    counting as ``anchor`` (NaN: the mean of the seen ones; none seen: NaN)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seen_mean = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+        return np.where(np.isnan(anchor), seen_mean, (total + (w - seen) * np.nan_to_num(anchor)) / w)
 
 
 class _DenseHistory:
@@ -304,17 +348,17 @@ class _DenseHistory:
         ok, idx = self._index(codes, g)
         return np.where(ok, self.dense[col][idx] if len(idx) else np.zeros(0), np.nan)
 
-    def mean(self, col: str, codes: np.ndarray, e: np.ndarray, w: int) -> np.ndarray:
-        """Mean of the observed values at grid points e-w .. e-1 of each row's subject."""
+    def mean(self, col: str, codes: np.ndarray, e: np.ndarray, w: int, anchor: np.ndarray) -> np.ndarray:
+        """Mean of grid points e-w .. e-1 of each row's subject, a step without a value
+        counting as the row's ``anchor`` (``_filled_mean``); NaN where e is."""
         lo = np.maximum(e - w, self.lo[codes])
         hi = np.minimum(e - 1, self.lo[codes] + self.size[codes] - 1)
         ok = ~np.isnan(e) & (hi >= lo)
         a = self.start[codes] + np.where(ok, lo - self.lo[codes], 0).astype(np.int64)
         b = self.start[codes] + np.where(ok, hi - self.lo[codes], -1).astype(np.int64) + 1
         s = self.csum[col][b] - self.csum[col][a]
-        k = self.ccount[col][b] - self.ccount[col][a]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(ok & (k > 0), s / np.maximum(k, 1), np.nan)
+        k = np.where(ok, self.ccount[col][b] - self.ccount[col][a], 0)
+        return np.where(np.isnan(e), np.nan, _filled_mean(np.where(ok, s, 0.0), k, w, anchor))
 
 
 class SeriesBuffer:
@@ -385,7 +429,8 @@ class SeriesBuffer:
         return np.where(hit[:, None], self.vals[subjects, :, slot], np.nan)
 
     def _mean(self, subjects: np.ndarray, e: np.ndarray, w: int) -> np.ndarray:
-        """[n, C] mean of the observed values at grid points e-w .. e-1 (NaN: none)."""
+        """[n, C] mean of grid points e-w .. e-1, a step without a value counting as the
+        subject's anchor (``_filled_mean``); NaN where e is."""
         g = np.where(np.isnan(e), -1, e).astype(np.int64)[:, None] - np.arange(1, w + 1)[None, :]  # [n, w]
         slot = np.mod(g, self.L)
         hit = (self.idx[subjects[:, None], slot] == g) & ~np.isnan(e)[:, None]
@@ -393,7 +438,7 @@ class SeriesBuffer:
         ok = hit[:, :, None] & ~np.isnan(vals)
         seen = ok.sum(1)
         total = np.where(ok, vals, 0.0).sum(1)
-        return np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+        return np.where(np.isnan(e)[:, None], np.nan, _filled_mean(total, seen, w, self.anchor[subjects]))
 
     def context(self, subjects: np.ndarray, derived: list) -> dict[str, np.ndarray]:
         """The calendar columns of each subject's next event (expected one step after its
@@ -408,11 +453,13 @@ class SeriesBuffer:
             if d.kind == "calendar":
                 out[d.name] = feats[d.column]
                 continue
-            if d.kind not in ("seasonal", "rolling"):
+            if d.kind not in ("seasonal", "profile", "rolling"):
                 continue  # deviation: from the rolling level below
             c = self.cols.index(d.column)
             if d.kind == "seasonal":
                 out[d.name] = self._at(subjects, e - d.lag)[:, c]
+            elif d.kind == "profile":
+                out[d.name] = _nanmean([self._at(subjects, e - j * d.lag)[:, c] for j in range(1, self.cal.cycles + 1)])
             else:
                 w = d.lag
                 if w not in means:

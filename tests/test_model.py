@@ -42,11 +42,12 @@ def test_loss_skipping_context_heads_and_unseen_inputs_is_exact():
     assert not model.visible[[1, 4, 5, 6, 7]].bool().any(0)[3]
 
 
-def test_prefix_layer_in_row_order_equals_its_masked_sum():
+@pytest.mark.parametrize("own_details", [[], [6, 7]])
+def test_prefix_layer_in_row_order_equals_its_masked_sum(own_details):
     """Training's prefix sums in each row's order (linear in the columns) give what the
     masked sum over the same order gives, for random orders with context columns first."""
     torch.manual_seed(0)
-    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small", first_layer="prefix").eval()
+    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small", first_layer="prefix", own_details=own_details).eval()
     tokens = _tokens(64)
     context = torch.tensor([True, False, True, False, False])
     ranks = random_ranks(64, 5, torch.Generator().manual_seed(1), torch.device("cpu"), context)
@@ -99,12 +100,13 @@ def test_unknown_first_layer_is_refused():
                                                                               torch.zeros((3, 0), dtype=torch.long))))
 
 
+@pytest.mark.parametrize("own_details", [[], [6, 7]])
 @pytest.mark.parametrize("first_layer", network.FIRST_LAYERS)
-def test_running_context_gives_the_logits_of_the_plain_path(first_layer):
+def test_running_context_gives_the_logits_of_the_plain_path(first_layer, own_details):
     """Generation keeps the known inputs in running form; every step's logits must equal the
     plain masked computation with the same known set (seeded rows: any known pattern)."""
     torch.manual_seed(1)
-    model = TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer).eval()
+    model = TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer, own_details=own_details).eval()
     B = 40
     tokens = _tokens(B)
     known = torch.rand(B, len(CARDS)) < 0.4
@@ -123,3 +125,22 @@ def test_running_context_gives_the_logits_of_the_plain_path(first_layer):
         todo = ~known[:, i]
         known[:, i] = True
         context.add(i, emb[:, i], todo)
+
+
+@pytest.mark.parametrize("first_layer", network.FIRST_LAYERS)
+def test_own_details_see_their_own_column_and_nothing_else(first_layer):
+    """A detail sub-token in ``own_details`` (the position inside a narrow numeric bin) is
+    predicted from its own column's earlier sub-tokens only: changing every other column
+    leaves its logits as they were, while the other heads do change."""
+    torch.manual_seed(2)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer, own_details=[6, 7]).eval()
+    a = _tokens(32)
+    b = _tokens(32)
+    b[:, 5:] = a[:, 5:]  # column 4 (sub-columns 5, 6, 7) the same, every other column different
+    ranks = torch.arange(5).expand(32, 5)
+    la = model.logits_from(model.embed(a), order_masks(COLUMN_OF_SUB, ranks))
+    lb = model.logits_from(model.embed(b), order_masks(COLUMN_OF_SUB, ranks))
+    assert torch.allclose(la[[6, 7]], lb[[6, 7]], atol=1e-6)
+    assert not torch.allclose(la[5], lb[5], atol=1e-3)  # the column's first sub-token sees the row
+    with pytest.raises(ValueError, match="own_details"):
+        TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer, own_details=[5])

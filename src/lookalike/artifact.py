@@ -113,6 +113,7 @@ class Network(BaseModel):
     column_of_sub: list[Annotated[int, Field(ge=0)]] = Field(max_length=MAX_SUB_COLUMNS)
     size: Literal[tuple(SIZES)]  # type: ignore[valid-type]
     first_layer: str = "dense"  # files from before the choice are dense
+    own_details: list[Annotated[int, Field(ge=0)]] = Field(default=[], max_length=MAX_SUB_COLUMNS)  # older files: none
 
 
 def network_of(meta: dict[str, Any], path: str | os.PathLike[str]) -> Network:
@@ -129,6 +130,10 @@ def network_of(meta: dict[str, Any], path: str | os.PathLike[str]) -> Network:
     if len(cols) != len(net.cardinalities) or any(b < a for a, b in zip(cols, cols[1:])):
         raise ModelFileError(f"model file '{path}' has an inconsistent network description (sub-columns and "
                              "their columns do not match); train it again")
+    firsts = {i for i, c in enumerate(cols) if i == 0 or cols[i - 1] != c}
+    if any(i >= len(cols) or i in firsts for i in net.own_details):
+        raise ModelFileError(f"model file '{path}' has an inconsistent network description (own_details names "
+                             "a sub-column that is not a detail); train it again")
     n = sum(math.prod(s) for s in expected_shapes(net).values())
     if n > MAX_PARAMETERS:
         raise ModelFileError(f"model file '{path}' describes a network of {n:,} parameters, more than "

@@ -341,6 +341,7 @@ class Generator:
                     "column_of_sub": self.model_.column_of_sub,
                     "size": self.config_.model_size,
                     "first_layer": self.model_.first_layer,
+                    "own_details": self.model_.own_details,
                 },
                 "training": self.training_,
             },
@@ -364,7 +365,8 @@ class Generator:
         parts, state = read_model_file(path)
         net = network_of(parts["meta"], path)
         config, schema, encoder = table_parts(parts, net, path)
-        model = TabularModel(net.cardinalities, net.column_of_sub, size=net.size, first_layer=net.first_layer)
+        model = TabularModel(net.cardinalities, net.column_of_sub, size=net.size, first_layer=net.first_layer,
+                             own_details=net.own_details)
         text = _load_text(parts["meta"], net, encoder, state, path)
         model.load_state_dict(state)  # shapes and names were checked against the network already
         model.to(pick_device(device)).eval()

@@ -16,6 +16,10 @@ Two first layers (``first_layer``):
   order: O(B·S·(d + K)·H + B·C·log C) (K: a column's most detail sub-tokens, 2 today), linear
   in the number of columns; ``loss`` takes the rows' column ranks, never a [B, S, S] mask.
 
+A column's detail sub-tokens (a number's rounding step and position inside its bin) are
+context for that column alone; the ones in ``own_details`` (numeric columns with the full
+100 bins) also see nothing but their own column's earlier sub-tokens.
+
 Shapes: B rows, S sub-columns, C table columns, d embedding size, H hidden units, V the
 largest cardinality (every head's logits are padded to V; padding is masked out).
 """
@@ -44,7 +48,7 @@ def first_layer_for(n_sub: int, choice: str = "auto") -> str:
 
 class TabularModel(nn.Module):
     def __init__(self, cardinalities: list[int], column_of_sub: list[int], size: str = "medium",
-                 first_layer: str = "dense"):
+                 first_layer: str = "dense", own_details: list[int] | None = None):
         super().__init__()
         if first_layer not in FIRST_LAYERS:
             raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
@@ -81,6 +85,12 @@ class TabularModel(nn.Module):
         self.is_first = first
         col = torch.tensor(column_of_sub)
         visible = (col[:, None] == col[None, :]) | torch.tensor(first)[None, :] if S else torch.zeros(0, 0)
+        # ... and some detail sub-tokens see nothing but their own column (own_details)
+        self.own_details = sorted(own_details or [])
+        if any(first[i] for i in self.own_details):
+            raise ValueError("own_details: a column's first sub-token always sees the row")
+        for i in self.own_details:
+            visible[i] = col == col[i]
         self.register_buffer("visible", visible.float(), persistent=False)
         if first_layer == "prefix":  # index tables of ordered_context (columns' sub-tokens are contiguous)
             firsts = [i for i in range(S) if first[i]]
@@ -183,6 +193,8 @@ class TabularModel(nn.Module):
         before = torch.cat([u.new_zeros(1, B, H), in_order[:-1]]).cumsum(0)  # sum of the positions before each
         prefix = torch.zeros_like(before).scatter(0, at, before)  # [C, B, H], back to column order
         context = prefix[self.slot]  # [S, B, H]
+        if self.own_details:
+            context[self.own_details] = 0.0
         if self.own_before.shape[1]:
             context = context + torch.cat([u, u.new_zeros(1, B, H)])[self.own_before].sum(1)
         return context
@@ -281,6 +293,7 @@ class RunningContext:
         else:
             self.sum = model.b1.new_zeros((batch, H))
             self.detail: dict[int, torch.Tensor] = {}  # column -> its known detail sub-tokens' projections
+            self.first: dict[int, torch.Tensor] = {}  # column -> its first sub-token's projection (own_details)
 
     def add(self, j: int, emb_j: torch.Tensor, rows: torch.Tensor | None = None) -> None:
         """Sub-column j (embeddings [B, d]) is now known in ``rows`` (bool [B], default all)."""
@@ -304,6 +317,9 @@ class RunningContext:
             u = u * rows[:, None].to(u.dtype)
         if m.is_first[j]:
             self.sum += u
+            if m.own_details:  # what an own-details target of this column sees besides its details
+                col = m.column_of_sub[j]
+                self.first[col] = self.first[col] + u if col in self.first else u
         else:
             col = m.column_of_sub[j]
             self.detail[col] = self.detail[col] + u if col in self.detail else u
@@ -320,7 +336,7 @@ class RunningContext:
                 lo, hi = self.details[col]
                 h.addmm_(self.emb[:, lo * d : hi * d], w[lo * d : hi * d]).addmm_(self.known[:, lo:hi], wm[lo:hi])
         else:
-            h = self.sum + m.b1[target]
+            h = m.b1[target] + (self.first.get(col, 0.0) if target in m.own_details else self.sum)
             if col in self.detail:
                 h = h + self.detail[col]
         h = F.gelu(torch.addmm(m.b2[target], F.gelu(h), m.w2[target]))

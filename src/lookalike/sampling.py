@@ -39,8 +39,11 @@ def sample_tokens(
     fixed_mask: np.ndarray | None = None,
     temperature: float = 1.0,
     top_p: float = 1.0,
+    expected: list[torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Token rows [n, S]. ``fixed``/``fixed_mask`` [n, S]: known tokens and where they are."""
+    """Token rows [n, S]. ``fixed``/``fixed_mask`` [n, S]: known tokens and where they are.
+    ``expected``: per sub-column, a tensor the probabilities of the drawn rows are added to
+    (their sum: the expected token counts, far less noisy than counting the draws)."""
     device = next(model.parameters()).device
     S = model.n_sub
     tokens = torch.zeros((n, S), dtype=torch.long, device=device)
@@ -65,6 +68,8 @@ def sample_tokens(
         probs = torch.softmax(logits, dim=-1)
         if top_p < 1.0:
             probs = _top_p_filter(probs, top_p)
+        if expected is not None:
+            expected[i] += (probs * todo[:, None]).sum(0).to(expected[i].device, expected[i].dtype)
         draw = _draw(probs, gen)
         tokens[:, i] = torch.where(todo, draw, tokens[:, i])
         known[:, i] = True

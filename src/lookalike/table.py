@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from . import model as network
+from .calibration import calibrate, rake
 from .config import make_config
 from .encoding import TableEncoder, dp_weights
 from .encoding.text import TextEncoder
@@ -88,15 +89,16 @@ def train_table(
             if plan is not None:
                 plan.finish(0)
         elif plan is not None:
-            from .privacy.dp import calibrate_training, fit_dp, init_marginals_dp, rake_marginals
+            from .privacy.dp import calibrate_training, fit_dp, init_marginals_dp
 
             calibrate_training(plan, config.batch_size)
             init_marginals_dp(model, encoder.dp_marginals())
             result = fit_dp(model, tokens, config, gen, plan, on_progress, context=context, spent=time.monotonic() - t0)
             if not context:  # the marginals are those of plain generation (context columns are given)
-                rake_marginals(model, encoder.dp_marginals(), encoder.allowed(), gen)
+                rake(model, encoder.dp_marginals(), encoder.allowed(), gen)
         else:
             result = fit(model, tokens, flat_config, gen, on_progress, context=context, spent=time.monotonic() - t0)
+            calibrate(model, tokens, encoder.allowed(), gen, context)  # the marginals back (calibration.py)
     summary = training_summary(result, len(df), time.monotonic() - t0)
     if plan is not None:  # the exact row count and a validation loss would be outside the accounting
         summary.update(rows=int(round(plan.counts.rows)), val_loss=None, differential_privacy=plan.summary())

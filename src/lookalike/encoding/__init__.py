@@ -83,6 +83,13 @@ class TableEncoder:
     def column_of_sub(self) -> list[int]:
         return [s.column for s in self.subcolumns]
 
+    @property
+    def own_detail_subs(self) -> list[int]:
+        """Detail sub-columns that see only their own column's earlier sub-tokens."""
+        own = {self.columns.index(e.name) for e in self.encoders if e.own_details}
+        first = {s.column: i for i, s in reversed(list(enumerate(self.subcolumns)))}
+        return [i for i, s in enumerate(self.subcolumns) if s.column in own and first[s.column] != i]
+
     def subs_of(self, column: str) -> list[int]:
         """Indices of the sub-columns (token positions) of a table column."""
         ci = self.columns.index(column)

@@ -49,6 +49,12 @@ class ColumnEncoder:
         """Number of tokens of each sub-column (empty when the column is not modelled)."""
         return []
 
+    @property
+    def own_details(self) -> bool:
+        """True when the detail sub-columns (all but the first) need only this column's own
+        earlier sub-tokens as context, not the rest of the row."""
+        return False
+
     def allowed(self) -> list[np.ndarray]:
         """Per sub-column, which tokens may be sampled (e.g. null only if the data had nulls)."""
         return [np.ones(c, dtype=bool) for c in self.cardinalities]

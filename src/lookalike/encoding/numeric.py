@@ -332,6 +332,15 @@ class NumericEncoder(ColumnEncoder):
         return [first, N_FINE] if not self.steps_ else [first, len(self.steps_), N_FINE]
 
     @property
+    def own_details(self) -> bool:
+        """With the full N_BINS bins, a bin holds at most ~1% of the values: where a value
+        sits inside its bin (and its rounding step) says little about the other columns, and
+        conditioning it on them mostly lets the model memorise rows (housing: DCR share 0.536
+        -> 0.528, airbnb identical rows 69.2% -> 68.6% against the holdout's 69.0%). On
+        fewer, wider bins (small tables) the position still carries the row's structure."""
+        return self.n_bins >= N_BINS and len(self.cardinalities) > 1
+
+    @property
     def n_bins(self) -> int:
         return max(len(self.edges_) - 1, 1) if self.edges_ else 0  # edges_ None: older files
 

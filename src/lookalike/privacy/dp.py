@@ -28,7 +28,7 @@ two Gaussian mechanisms, and the accountant composes them:
    (the untrained model is the product of the DP marginals). No validation split, early
    stopping or annealing on data: the number of steps comes from ``epochs`` and q, and the
    learning rate falls on a fixed schedule. Afterwards the heads' biases are raked until the
-   model's own samples have the noisy marginals again (``rake_marginals``: post-processing).
+   model's own samples have the noisy marginals again (``calibration.rake``: post-processing).
 
 Per-row gradients: Opacus's ``GradSampleModule`` cannot take this model (its parameters
 are used directly in ``baddbmm`` and the functorch fallback refuses modules with buffers),
@@ -80,8 +80,6 @@ PRESENCE_Z = 4.0  # a bucket of a data-independent grid "holds values" above thi
 MASS_Z = 3.0  # cell counts below this many σ are taken as empty (denoising, post-processing)
 ROWS_WEIGHT = 1.0  # the row count: categories' rare shares are estimated from it
 DP_LEARNING_RATE = 1e-2  # when the user did not set one: noisy steps are few and large
-RAKE_ROUNDS = 3  # rounds of raking the heads' biases to the DP marginals after training
-RAKE_ROWS = 20_000  # rows sampled per round
 DP_MAX_BATCH = 8192
 DP_MIN_BATCH = 64
 DECAY_START = 0.7  # the learning rate falls linearly to a tenth over the last 30% of steps
@@ -351,34 +349,6 @@ def init_marginals_dp(model, marginals: list[np.ndarray | None]) -> None:
                 continue
             m = np.clip(np.asarray(m, dtype=np.float64), 0, None)
             model.b_out[i, 0, :c] = torch.as_tensor(np.log((m + 0.5) / (m.sum() + 0.5 * c)), dtype=model.b_out.dtype)
-
-
-@torch.no_grad()
-def rake_marginals(model, marginals: list[np.ndarray | None], allowed: list[np.ndarray], gen: torch.Generator,
-                   rounds: int = RAKE_ROUNDS, rows: int = RAKE_ROWS) -> None:
-    """Shift each head's biases until the model's own samples have the noisy (DP) marginals
-    of the statistics (raking). The few noisy steps of DP-SGD move every weight a little,
-    which shifts the marginals; this puts them back and keeps the learned dependencies. It
-    reads nothing but the model and the released statistics: post-processing, no ε."""
-    from ..sampling import sample_tokens
-
-    subs = [i for i, m in enumerate(marginals) if m is not None and len(m) == model.cardinalities[i]]
-    device = model.b_out.device
-    if device != gen.device:  # sampling draws on the model's device
-        seed = int(torch.randint(2**62, (1,), generator=gen))
-        gen = torch.Generator(device=device)
-        gen.manual_seed(seed)
-    for _ in range(rounds):
-        tokens = sample_tokens(model, rows, allowed, gen)
-        for i in subs:
-            c, ok = model.cardinalities[i], np.asarray(allowed[i], dtype=bool)
-            want = np.where(ok, np.clip(marginals[i], 0, None), 0.0)
-            if want.sum() <= 0:
-                continue
-            want = want / want.sum()
-            have = np.bincount(tokens[:, i], minlength=c)[:c] / len(tokens)
-            shift = np.where(ok, np.log((want + 1e-4) / (have + 1e-4)), 0.0)
-            model.b_out[i, 0, :c] += torch.as_tensor(shift, dtype=model.b_out.dtype, device=model.b_out.device)
 
 
 def fit_dp(model, tokens: np.ndarray, config, gen: torch.Generator, plan: DPPlan,

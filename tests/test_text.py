@@ -152,11 +152,72 @@ def test_tampered_text_description_is_refused(trained, tmp_path):
         lookalike.load(bad)
 
 
-@pytest.mark.parametrize("head_rank,room", [(0, False), (4, True)])
-def test_text_shapes_match_the_model(head_rank, room):
-    m = TextModel([3, 5, 2], vocab_size=40, n_columns=2, embed=8, hidden=16, layers=2, head_rank=head_rank, room=room)
-    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == text_shapes([3, 5, 2], 40, 2, 8, 16, 2,
+@pytest.mark.parametrize("vocab,head_rank,room", [(40, 0, False), (40, 4, True), (3000, 8, True)])
+def test_text_shapes_match_the_model(vocab, head_rank, room):
+    m = TextModel([3, 5, 2], vocab_size=vocab, n_columns=2, embed=8, hidden=16, layers=2, head_rank=head_rank,
+                  room=room)
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == text_shapes([3, 5, 2], vocab, 2, 8, 16, 2,
                                                                                  head_rank, room)
+
+
+def test_adaptive_softmax_is_a_distribution_and_its_loss_matches_it():
+    m = TextModel([3, 5], vocab_size=3000, n_columns=1, embed=8, hidden=16, head_rank=8)
+    assert m.cutoffs == [512, 2048, 3000]  # the frequent tokens, then two rarer clusters
+    features, target = torch.randn(64, 8), torch.randint(3, 3000, (64,))
+    log_probs = m.log_probs(features)
+    assert torch.allclose(log_probs.exp().sum(1), torch.ones(64), atol=1e-5)
+    assert torch.allclose(m.nll(features, target), -log_probs.gather(1, target[:, None])[:, 0], atol=1e-5)
+
+
+def test_row_positions_order_the_rows_by_their_numeric_values():
+    from lookalike.text import row_positions
+    from lookalike.training import compact
+
+    rng = np.random.default_rng(0)
+    price = np.round(rng.lognormal(4, 0.8, 600))
+    price[:60] = 100.0  # a point mass
+    df = pd.DataFrame({"price": price, "kind": rng.choice(["A", "B"], 600), "title": ["a flat"] * 600})
+    g = lookalike.train(df, types={"title": "text"}, max_epochs=1, seed=0, progress=False, holdout_share=0.0)
+    tokens = compact(g.encoder_.encode(df))
+    pos = row_positions(g.encoder_, tokens)
+    at = g.encoder_.subs_of("price")[0]
+    assert (pos[:, [i for i in range(pos.shape[1]) if i != at]] == 0).all()  # only the numeric column's first token
+    ranks = [pd.Series(v).rank().to_numpy() for v in (price, pos[:, at])]
+    assert np.corrcoef(*ranks)[0, 1] > 0.99  # in order (but for the few rows beyond the protected range)
+    assert pos[:, at].min() < -0.9 and pos[:, at].max() > 0.9
+
+
+def test_adaptive_draw_follows_the_restricted_distribution():
+    from lookalike.text.sampling import _draw_adaptive
+
+    torch.manual_seed(0)
+    m = TextModel([3], vocab_size=3000, n_columns=1, embed=8, hidden=16, head_rank=8)
+    with torch.no_grad():
+        m.head.bias[-2:] += 3.0  # the rarer clusters are drawn often
+    ids = torch.sort(torch.randperm(2997)[:1500] + 3).values
+    ok = torch.rand(1, 1500) < 0.7
+    n = 40_000
+    features = torch.randn(1, 8).expand(n, 8)
+    with torch.no_grad():
+        exact = m.probs(features[:1], ids)[0] * ok[0]
+        drawn = _draw_adaptive(m, features, ids, ok.expand(n, -1), torch.Generator().manual_seed(0))
+    assert ok[0, drawn].all()  # never a token the row may not write
+    freq, p = torch.bincount(drawn, minlength=1500).float() / n, exact / exact.sum()
+    assert 0.5 * (freq - p).abs().sum() < 0.06
+    cluster = torch.bucketize(ids, torch.tensor(m.cutoffs), right=True)  # 0: shortlist, 1, 2: rarer clusters
+    for c in range(3):
+        assert abs(float(freq[cluster == c].sum() - p[cluster == c].sum())) < 0.01
+
+
+def test_vocabulary_lists_the_most_used_tokens_first():
+    rng = np.random.default_rng(0)
+    titles = pd.Series([" ".join(rng.choice(WORDS[:3], 3, p=[0.7, 0.2, 0.1])) for _ in range(300)])
+    vocab = TextEncoder("t", "object").fit(titles, rng, protect=True).vocab_
+    assert vocab[:2] == [" cosy", "cosy"] and vocab.index(" flat") < vocab.index(" near")
+    from lookalike.text.model import TextVocab
+
+    assert TextVocab.of([["b", "x", "a"], ["y", "a"]]).pieces == ["b", "y", "a", "x"]  # best rank in any column
+    assert TextVocab.of([["a", "b"], ["c"]]).pieces == ["a", "b", "c"]  # alphabetical (older files): as before
 
 
 def test_texts_keep_to_their_length_bucket(trained):

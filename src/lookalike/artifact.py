@@ -179,11 +179,16 @@ class TextNetwork(BaseModel):
     replay: dict[str, list[Annotated[int, Field(ge=0, lt=2**32)]]] = Field(default_factory=dict)
 
 
-def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[str]) -> TextNetwork | None:
-    """The checked text network description of a model file's meta.json (None: no text model)."""
+def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[str]):
+    """The checked text network description of a model file's meta.json (None: no text model;
+    a ``text.hf.PretrainedNetwork`` for a fine-tuned Hugging Face model)."""
     raw = meta.get("text_model")
     if raw is None:
         return None
+    if isinstance(raw, dict) and raw.get("kind") == "pretrained":  # a fine-tuned Hugging Face model
+        from .text.hf import pretrained_network_of
+
+        return pretrained_network_of(raw, path)
     try:
         text = TextNetwork.model_validate(raw)
     except ValidationError as exc:
@@ -207,6 +212,8 @@ def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[
 
 def text_expected_shapes(text: TextNetwork) -> dict[str, tuple[int, ...]]:
     """The text model's tensors in the weights file: its state_dict's, prefixed "text."."""
+    if not isinstance(text, TextNetwork):  # a fine-tuned Hugging Face model
+        return text.expected_shapes()
     from .text.model import text_shapes
 
     shapes = text_shapes(text.context_cardinalities, text.vocab_size, len(text.columns), text.embed,
@@ -225,7 +232,7 @@ def check_text_network(text: TextNetwork | None, encoder, path: str | os.PathLik
     if text is None or text.columns != [e.name for e in encs]:
         raise ModelFileError(f"model file '{path}' is corrupt (its text model does not match its text columns); "
                              "train it again")
-    if text.vocab_size != TextVocab.of([e.vocab_ for e in encs]).size:
+    if isinstance(text, TextNetwork) and text.vocab_size != TextVocab.of([e.vocab_ for e in encs]).size:
         raise ModelFileError(f"model file '{path}' is corrupt (its text model's vocabulary size {text.vocab_size} "
                              "does not match its text columns' tokenizers); train it again")
 

@@ -129,6 +129,9 @@ def train(
                                                "(e.g. 1 strong, 10 weak; needs `pip install lookalike[dp]`)."),
     dp_delta: Optional[float] = typer.Option(None, "--dp-delta", help="δ of differential privacy (default 1e-5; keep it "
                                              "well below 1/rows). Needs --dp-epsilon."),
+    text_model: Optional[str] = typer.Option(None, "--text-model", help="Text columns: fine-tune this local Hugging "
+                                             "Face causal language model folder (needs `pip install lookalike[text-hf]`; "
+                                             "nothing is downloaded) instead of the built-in text model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
     ray: bool = typer.Option(False, "--ray", help="Related tables: train the tables' models in parallel as Ray tasks "
                              "(needs the `ray` extra of lookalike); the same model file."),
@@ -153,6 +156,8 @@ def train(
             options["max_epochs"] = max_epochs
         if training_size is not None:
             options["max_training_rows"] = training_size
+        if text_model is not None:
+            options["text_model"] = text_model
         if dp_delta is not None and dp_epsilon is None:
             from .errors import ConfigError
 
@@ -427,7 +432,9 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
             about = {"columns": {c.name: c.kind for c in g.schema_.columns},
                      "encoding": {e.name: e.describe() for e in g.encoder_.encoders if hasattr(e, "describe")},
                      "network": {"size": g.config_.model_size, "first_layer": g.model_.first_layer}}
-            if g.text_ is not None:  # text columns: their tokenizers and the model writing them
+            if getattr(g.text_, "kind", None) == "pretrained":  # text columns written by a fine-tuned LM
+                about["text_model"] = g.text_.about(g.encoder_)
+            elif g.text_ is not None:  # text columns: their tokenizers and the model writing them
                 m = g.text_.model
                 about["text_model"] = {"columns": {c: g.encoder_.encoder(c).describe() for c in g.text_.columns},
                                        "vocab_size": m.vocab_size, "embedding": m.embed, "hidden": m.hidden,

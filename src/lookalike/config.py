@@ -94,6 +94,13 @@ class TrainConfig(BaseModel):
         "The model file then holds a keyed 32-bit hash of each such training text, which lets whoever holds "
         "the file test whether a given text was probably in the training data.",
     )
+    text_model: str | None = Field(
+        default=None,
+        description="A local Hugging Face causal language model folder (save_pretrained): text columns are then "
+        "written by it, fine-tuned with each row's other columns as a prompt, instead of the built-in model "
+        "(needs `pip install lookalike[text-hf]`; nothing is downloaded). The model file keeps the fine-tuned "
+        "weights and tokenizer, so generation does not need the folder.",
+    )
     differential_privacy: DifferentialPrivacy | None = Field(
         default=None,
         description="True or {'epsilon': 1.0, 'delta': 1e-5}: train with differential privacy (DP statistics "

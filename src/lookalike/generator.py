@@ -59,9 +59,9 @@ class Generator:
 
     Attributes ending in ``_`` are learned state: ``schema_``, ``encoder_``, ``model_``,
     ``config_``, ``training_`` (what happened during training), ``text_`` (the text model
-    of the text columns, a ``lookalike.text.TextPart``, or None). ``holdout_`` and
-    ``training_sample_`` hold real rows for the QA report; they are never written into
-    the model file.
+    of the text columns, a ``lookalike.text.TextPart``, with ``text_model`` a
+    ``lookalike.text.hf.PretrainedTextPart``, or None). ``holdout_`` and ``training_sample_``
+    hold real rows for the QA report; they are never written into the model file.
     """
 
     def __init__(self, config: TrainConfig, schema: TableSchema, encoder: TableEncoder, model: TabularModel,
@@ -352,7 +352,7 @@ class Generator:
         weights = self.model_.state_dict()
         if self.text_ is not None:
             parts["meta"]["text_model"] = self.text_.describe()
-            weights.update({f"text.{k}": v for k, v in self.text_.model.state_dict().items()})
+            weights.update({f"text.{k}": v for k, v in self.text_.state_dict().items()})
         written = write_model_file(path, parts, weights)
         self._path = written
         return written
@@ -386,6 +386,10 @@ def _load_text(meta: dict[str, Any], net, encoder: TableEncoder, state: dict[str
     check_text_network(desc, encoder, path)
     if desc is None:
         return None
+    if getattr(desc, "kind", None) == "pretrained":  # a fine-tuned Hugging Face model (``text/hf.py``)
+        from .text.hf import load_part
+
+        return load_part(desc, state, path)
     from .text import TextPart
     from .text.model import TextModel, TextVocab
 

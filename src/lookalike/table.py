@@ -35,6 +35,13 @@ def train_table(
 ) -> Generator:
     """Train a synthesizer on one table; see ``lookalike.train``."""
     config = make_config(options)
+    if config.text_model is not None:  # a pretrained text model: fail before reading any data
+        if config.differential_privacy is not None:
+            raise ConfigError("text_model does not apply under differential_privacy (text columns are then "
+                              "categories of values shared by several rows); leave one of them out")
+        from .text.hf import check_text_model
+
+        check_text_model(config.text_model)
     t0 = time.monotonic()
     df = read_table(data, "data")
     schema = infer_schema(df, config.types, name="data")
@@ -104,7 +111,10 @@ def train_table(
         summary.update(rows=int(round(plan.counts.rows)), val_loss=None, differential_privacy=plan.summary())
     text = None
     if has_text:  # then the texts, given each row's flat tokens
-        from .text.training import train_text
+        if config.text_model is not None:  # a local Hugging Face model, fine-tuned (``text/hf.py``)
+            from .text.hf import train_pretrained_text as train_text
+        else:
+            from .text.training import train_text
 
         left = None if config.max_training_time is None else config.max_training_time - (time.monotonic() - t0)
         text_seed = None if config.seed is None else int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])

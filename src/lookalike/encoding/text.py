@@ -40,8 +40,8 @@ class TextEncoder(ColumnEncoder):
     """Tokens of the flat engine: 0 = null, 1..B = length buckets (``length_starts_``: the
     shortest length of each). The tokenizer (``tokenizer_``: "characters" or "words"):
     ``vocab_``, the characters used by at least MIN_ROWS_PER_CHAR training rows (others map
-    to a close character, e.g. 'é' -> 'e', or are dropped), then with "words" the words
-    used by as many rows; and ``max_length_`` in characters."""
+    to a close character, e.g. 'é' -> 'e', or are dropped), and with "words" the words
+    used by as many rows, most used tokens first; and ``max_length_`` in characters."""
 
     kind = "text"
 
@@ -59,6 +59,8 @@ class TextEncoder(ColumnEncoder):
             covered = sum(len(p) for t in cleaned for p in _PIECE.findall(t) if p in words)
             if covered >= WORDS_MIN_COVERAGE * sum(map(len, cleaned)):
                 self.tokenizer_, self.vocab_ = "words", self.vocab_ + sorted(words)
+            used = Counter(p for t in cleaned for p in self.tokenize(t))  # most used first (the text model's order)
+            self.vocab_ = sorted(self.vocab_, key=lambda p: (-used[p], p))
         lengths = np.array([len(t) for t in cleaned], dtype=float)
         if len(lengths):
             top = math.ceil(np.quantile(lengths, LENGTH_QUANTILE))

@@ -3,7 +3,8 @@
 A null text column (its flat token says so) gets no text; a non-null one is at least as
 long as its length bucket's shortest text and at most its column's max length (in
 characters: a word token that would pass it is not drawn); each column draws only its own
-tokenizer's tokens. Temperature and top-p act as in the flat engine.
+tokenizer's tokens. Temperature and top-p act as in the flat engine; at their defaults a
+rare token's cluster of the adaptive softmax is computed only for the rows that draw it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import torch
 from ..encoding import TableEncoder
 from ..encoding.base import NULL
 from ..sampling import _draw, _top_p_filter
-from . import TextPart, replay_hash
+from . import TextPart, replay_hash, row_positions
 from .model import BOS, END, PAD
 
 MAX_REPLAY_REDRAWS = 5
+MAX_CLUSTER_TRIES = 8  # rounds of the adaptive softmax's rejection sampler before the exact draw
 CHUNK_ROWS = 8_192  # rows written at once (bounds the [rows, V] step tensors)
 
 
@@ -67,15 +69,15 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
                                                zero], 1), dtype=torch.long, device=device)
     longest = torch.as_tensor(np.concatenate([np.stack([e.max_length(flat[:, j]) for j, e in enumerate(encs)], 1),
                                               zero], 1), dtype=torch.long, device=device)
-    # per column: the ids it may write, END first, and their output weights and lengths
+    # per column: the ids it may write, END first, and their lengths
     lookup = vocab._lookup()
     own_ids = [torch.tensor([END] + sorted(lookup[t] for t in e.vocab_), dtype=torch.long, device=device)
                for e in encs]
     vocab_lengths = vocab.lengths().to(device)
-    weights = [(model.head.weight[i].float(), model.head.bias[i].float(), vocab_lengths[i])
-               for i in own_ids]
+    lengths_of = [vocab_lengths[i] for i in own_ids]
 
-    c_in, h = model.start(torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device))
+    c_in, h = model.start(torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device),
+                          torch.as_tensor(row_positions(encoder, tokens), device=device))
     live = torch.arange(n, device=device)  # rows still writing; finished ones leave the batch
     prev = torch.full((n,), BOS, dtype=torch.long, device=device)
     column = torch.zeros(n, dtype=torch.long, device=device)
@@ -90,8 +92,7 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
             sel = (column == j).nonzero()[:, 0]
             if not len(sel):
                 continue
-            w, b, piece_length = weights[j]
-            logits = features[sel] @ w.T + b  # [m_j, V_j]
+            piece_length = lengths_of[j]
             r = room[sel]
             ok = piece_length[None, :] <= r[:, None]
             must_end = is_null[live[sel], j] | (r <= 0)
@@ -99,10 +100,11 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
             ok[must_end, 0] = True  # END
             ok[length[sel] < shortest[live[sel], j], 0] = False
             ok[:, 0] |= ~ok.any(1)  # a column whose vocabulary is empty
-            logits = logits.masked_fill(~ok, float("-inf"))
-            if temperature != 1.0:
-                logits = logits / max(temperature, 1e-6)
-            probs = torch.softmax(logits, -1)
+            if temperature == 1.0 and top_p >= 1.0:
+                nxt[sel] = own_ids[j][_draw_adaptive(model, features[sel], own_ids[j], ok, gen)]
+                continue
+            logits = model.logits(features[sel], own_ids[j]).masked_fill(~ok, float("-inf"))
+            probs = torch.softmax(logits / max(temperature, 1e-6), -1)
             if top_p < 1.0:
                 probs = _top_p_filter(probs, top_p)
             nxt[sel] = own_ids[j][_draw(probs, gen)]
@@ -122,6 +124,52 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
     return _decode(ids.cpu().numpy(), vocab.pieces, part.columns, flat)
 
 
+def _draw_adaptive(model, features: torch.Tensor, ids: torch.Tensor, ok: torch.Tensor, gen: torch.Generator,
+                   tries: int = MAX_CLUSTER_TRIES) -> torch.Tensor:
+    """Per row of features [m, R], the index into ``ids`` (a column's tokens, ascending) of a
+    token drawn from the model's distribution restricted to the allowed ones (``ok`` [m, V_j]).
+    A rejection sampler that computes a rarer cluster only for the rows that draw it: a draw
+    among the allowed shortlist tokens and the clusters (at their whole probability), then a
+    token within the drawn cluster, kept when allowed, else the row draws again; rows still
+    drawing after ``tries`` rounds get the exact restricted distribution."""
+    first, m = model.cutoffs[0], len(features)
+    out = torch.zeros(m, dtype=torch.long, device=features.device)
+    n_head = int((ids < first).sum())
+    spans = [(k, a, b, int((ids < a).sum()), int((ids < b).sum()))
+             for k, (a, b) in enumerate(zip(model.cutoffs, model.cutoffs[1:]))]
+    spans = [sp for sp in spans if sp[4] > sp[3]]  # clusters holding some of the column's tokens
+    head = torch.softmax(model.head(features), -1)  # [m, SHORTLIST + clusters]
+    w = torch.cat([head[:, ids[:n_head]] * ok[:, :n_head]]
+                  + [(head[:, first + k] * ok[:, lo:hi].any(1))[:, None] for k, _, _, lo, hi in spans], 1)
+    todo = (w.sum(1) > 0).nonzero()[:, 0]
+    fallback = [(w.sum(1) <= 0).nonzero()[:, 0]]
+    for _ in range(tries):
+        if not len(todo):
+            break
+        pick = _draw(w[todo], gen)
+        in_head = pick < n_head
+        out[todo[in_head]] = pick[in_head]
+        again = []
+        for c, (k, a, b, lo, hi) in enumerate(spans):
+            rows = todo[pick == n_head + c]
+            if not len(rows):
+                continue
+            tail = torch.softmax(model.tail_out[k](model.tail_in[k](features[rows])), -1)  # [r, b - a]
+            token = _draw(tail, gen) + a
+            at = torch.searchsorted(ids, token).clamp_max(len(ids) - 1)
+            keep = (ids[at] == token) & ok[rows, at]
+            out[rows[keep]] = at[keep]
+            again.append(rows[~keep])
+        todo = torch.cat(again) if again else todo[:0]
+    rest = torch.cat([*fallback, todo])
+    if len(rest):
+        probs = model.probs(features[rest], ids) * ok[rest]
+        dead = probs.sum(1) <= 0  # every allowed token's probability underflowed: any allowed one
+        probs[dead] = ok[rest][dead].to(probs.dtype)
+        out[rest] = _draw(probs, gen)
+    return out
+
+
 def _decode(ids: np.ndarray, pieces: list[str], columns: list[str], flat: np.ndarray) -> dict[str, list[str | None]]:
     table = np.array(["", "", "", *pieces], dtype=object)  # PAD, BOS, END write nothing
     out: dict[str, list[str | None]] = {c: [] for c in columns}
@@ -139,6 +187,8 @@ def _decode(ids: np.ndarray, pieces: list[str], columns: list[str], flat: np.nda
 def fill_texts(df: pd.DataFrame, part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: torch.Generator,
                temperature: float = 1.0, top_p: float = 1.0) -> pd.DataFrame:
     """``df`` (decoded flat columns, text columns empty) with its texts written in place."""
+    if not isinstance(part, TextPart):  # a fine-tuned Hugging Face model (``hf.py``) writes its own
+        return part.fill(df, encoder, tokens, gen, temperature, top_p)
     texts = write_texts(part, encoder, tokens, gen, temperature, top_p)
     for col, values in texts.items():
         s = pd.Series(values, name=col, dtype=object)

@@ -1,6 +1,8 @@
 """Training the text model: next-token loss over each row's text sequence, given the row's
-flat tokens; a validation split, early stopping and a time budget. Batches hold rows of
-similar length (shuffled within buckets), so little of each step is padding."""
+flat tokens; a validation split, early stopping and a time budget, with a learning rate that
+decays over the budget's second half (the model is usually stopped by time, and ends at its
+best on a small rate). Batches hold rows of similar length (shuffled within buckets), so
+little of each step is padding."""
 
 from __future__ import annotations
 
@@ -12,13 +14,12 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
 from ..config import TrainConfig
 from ..encoding import TableEncoder
 from ..encoding.text import TextEncoder
 from ..training import pick_device
-from . import TextPart, replay_hash
+from . import TextPart, replay_hash, row_positions
 from .model import BOS, END, PAD, TEXT_SIZES, TextModel, TextVocab
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,14 @@ MAX_BATCH_SIZE = 256
 MIN_BATCH_SIZE = 16
 VAL_SHARE = 0.1
 MAX_VAL_ROWS = 2_000
-PATIENCE = 2  # epochs without validation improvement
+PATIENCE = 3  # epochs without validation improvement (the learning rate halves after each)
 REPLAY_MIN_UNIQUE_SHARE = 0.5  # never-replay applies to columns whose texts are mostly unique
 GRAD_CLIP = 1.0
 BUCKET_BATCHES = 32  # rows are sorted by length within groups of this many batches
 MAX_TIME_SHARE = 2 / 3  # of max_training_time, the text model's budget at most
 TIME_MARGIN = 0.05  # of the text model's budget, kept for the last step, validation and checkpoint
+ANNEAL_FROM = 0.5  # share of the time budget (or of max_epochs) after which the learning rate decays ...
+ANNEAL_TO = 0.05  # ... along a half cosine to this share of itself at the end
 
 
 def text_columns(encoder: TableEncoder) -> list[TextEncoder]:
@@ -70,17 +73,19 @@ def text_limits(encoders: list[TextEncoder], encoder: TableEncoder, tokens: np.n
     return torch.as_tensor(np.stack([*cols, np.zeros(len(tokens), dtype=np.int64)], 1), dtype=torch.long)
 
 
-def sequence_loss(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longest: torch.Tensor,
-                  piece_length: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Next-token cross-entropy of padded sequences [B, T + 1] given flat tokens [B, S] and
-    the rows' longest texts [B, C + 1]."""
+def sequence_loss(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positions: torch.Tensor,
+                  longest: torch.Tensor, piece_length: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Next-token cross-entropy of padded sequences [B, T + 1] given flat tokens [B, S], their
+    values' positions [B, S] and the rows' longest texts [B, C + 1]."""
     width = int((seqs != PAD).sum(1).max())
     seqs = seqs[:, :width]
     x, y = seqs[:, :-1], seqs[:, 1:]
-    c_in, h0 = model.start(context)
+    c_in, h0 = model.start(context, positions)
     columns = column_ids(x, model.n_columns)
-    logits, _ = model(x, columns, room_left(x, columns, longest, piece_length), c_in, h0)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=PAD, reduction=reduction)
+    features, _ = model.features(x, columns, room_left(x, columns, longest, piece_length), c_in, h0)
+    real = y != PAD
+    nll = model.nll(features[real], y[real])  # [tokens]
+    return nll.sum() if reduction == "sum" else nll.mean()
 
 
 def batch_size(n_rows: int) -> int:
@@ -113,15 +118,17 @@ def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, conf
                 part.replay[e.name] = sorted({replay_hash(t, part.replay_key) for t in texts})
     seqs = sequences(encoders, vocab, df)
     summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)),
-                       text_limits(encoders, encoder, tokens), vocab.lengths(), config, gen,
+                       torch.as_tensor(row_positions(encoder, tokens)), text_limits(encoders, encoder, tokens), vocab.lengths(), config, gen,
                        None if seconds is None else max(seconds - (time.monotonic() - began), 0.0))
     summary["seconds"] = round(time.monotonic() - began, 2)
     return part, summary
 
 
-def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longest: torch.Tensor,
-             piece_length: torch.Tensor, config: TrainConfig, gen: torch.Generator, seconds: float | None) -> dict:
-    """Train ``model`` in place on sequences [n, T + 1], flat tokens [n, S] and the longest
+def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positions: torch.Tensor,
+             longest: torch.Tensor, piece_length: torch.Tensor, config: TrainConfig, gen: torch.Generator,
+             seconds: float | None) -> dict:
+    """Train ``model`` in place on sequences [n, T + 1], flat tokens [n, S] (and their
+    values' positions, ``row_positions``) and the longest
     text of each row's length buckets [n, C + 1] (``piece_length`` [V]: characters per token); the best
     validation checkpoint is kept. Stops at ``config.max_epochs``, after PATIENCE epochs
     without improvement, or when ``seconds`` run out (after at least one step)."""
@@ -136,7 +143,15 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longes
     if not n_val:
         val_idx = trn_idx
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    lr = config.learning_rate  # halved after an epoch without improvement
+    began, budget = time.monotonic(), (math.inf if seconds is None else max(seconds, 1e-9))
+
+    def anneal(epoch_done: float) -> float:
+        """The learning rate's factor: 1, then a half cosine down to ANNEAL_TO over the last
+        part of the time budget or of max_epochs, whichever is further along."""
+        p = max((time.monotonic() - began) / budget, epoch_done / config.max_epochs)
+        p = min(max((p - ANNEAL_FROM) / (1 - ANNEAL_FROM), 0.0), 1.0)
+        return ANNEAL_TO + (1 - ANNEAL_TO) * 0.5 * (1 + math.cos(math.pi * p))
     best, best_state, best_epoch, bad, steps, epoch = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0, 0
     stopped_by = "max_epochs"
     bs = max(1, min(batch_size(len(trn_idx)), len(trn_idx)))
@@ -160,32 +175,35 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, longes
             for i in range(0, len(val_idx), 1024):
                 rows = val_idx[i : i + 1024]
                 s = seqs[rows].to(device)
-                total += float(sequence_loss(model, s, context[rows].to(device), longest[rows].to(device),
-                                             piece_length, reduction="sum"))
+                total += float(sequence_loss(model, s, context[rows].to(device), positions[rows].to(device),
+                                             longest[rows].to(device), piece_length, reduction="sum"))
                 chars += int((s[:, 1:] != PAD).sum())
         return total / max(chars, 1)
 
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         out_of_time = False
-        for rows in batches():
+        epoch_batches = batches()
+        for i, rows in enumerate(epoch_batches):
             if steps and time.monotonic() > end:
                 out_of_time = True
                 break
-            loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device), longest[rows].to(device),
-                                 piece_length)
+            for group in opt.param_groups:
+                group["lr"] = lr * anneal(epoch - 1 + i / len(epoch_batches))
+            loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device), positions[rows].to(device),
+                                 longest[rows].to(device), piece_length)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
             opt.step()
             steps += 1
         val = validate()
-        sched.step(val)
         if val < best - 1e-4:
             best, best_epoch, bad = val, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad += 1
+            lr *= 0.5
         log.info("text epoch %d: validation loss %.4f per character", epoch, val)
         if out_of_time or time.monotonic() > end:
             stopped_by = "max_training_time"

@@ -38,9 +38,16 @@ def adult_sample(adult_model, adult):
     return adult_model.sample(len(adult[0]), seed=0)
 
 
-def test_adult_defaults_meet_the_flat_engine_bar(adult, adult_sample):
+@pytest.fixture(scope="session")
+def adult_metrics(adult, adult_sample):
+    """The QA report of the defaults' sample (computed once: two tests read it)."""
     train, holdout = adult
-    m = _quiet_report(adult_sample, train, holdout)
+    return _quiet_report(adult_sample, train, holdout)
+
+
+def test_adult_defaults_meet_the_flat_engine_bar(adult, adult_sample, adult_metrics):
+    train, holdout = adult
+    m = adult_metrics
     assert m.accuracy.overall >= 0.979 and m.accuracy.trivariate >= 0.951
     assert m.discriminator.auc <= 0.60
     assert m.privacy.dcr_share <= 0.52
@@ -86,11 +93,11 @@ def test_seeding_age_and_education(adult_model, adult):
     assert (out["education"].map(edu) == out["education-num"]).mean() >= 0.995
 
 
-def test_smaller_training_size_is_easier_to_spot(adult, adult_sample):
+def test_smaller_training_size_is_easier_to_spot(adult, adult_metrics):
     train, holdout = adult
     small = lookalike.train(train, holdout=holdout, max_training_rows=1000, seed=0, progress=False)
     auc_small = _quiet_report(small.sample(len(train), seed=0), train, holdout).discriminator.auc
-    auc_full = _quiet_report(adult_sample, train, holdout).discriminator.auc
+    auc_full = adult_metrics.discriminator.auc
     assert auc_small > auc_full + 0.05
 
 

@@ -72,7 +72,7 @@ def acf(df: pd.DataFrame, subject: str, time: str, value: str, lags: tuple[int, 
     return out
 
 
-def calendar_profile(df: pd.DataFrame, subject: str, time: str, value: str, by: str = "dayofweek") -> dict[int, float]:
+def calendar_profile(df: pd.DataFrame, subject: str, time: str, value: str, by: str = "day_of_week") -> dict[int, float]:
     """Mean value per calendar slot (``by``: a pandas datetime attribute) relative to each
     subject's mean, averaged over subjects: {slot: ratio}."""
     t = pd.to_datetime(df[time])

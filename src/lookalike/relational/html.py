@@ -80,7 +80,7 @@ def _child(child: str, entry: dict, lengths: dict[str, np.ndarray], figs: _Figur
     return "\n".join(out)
 
 
-SLOTS = {"dayofweek": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+SLOTS = {"day_of_week": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
 
 def _series(child: str, series: dict, figs: _Figures) -> str:

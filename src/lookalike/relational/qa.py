@@ -147,7 +147,7 @@ def series_metrics(lay: TableLayout, parent: TableLayout, tables: dict[str, dict
     from ..qa import timeseries as ts
 
     cal = lay.calendar
-    by = "hour" if "hour" in cal.features else ("dayofweek" if "dow" in cal.features else "month")
+    by = "hour" if "hour" in cal.features else ("day_of_week" if "dow" in cal.features else "month")
     lags = series_lags(lay)
     train = tables["training"]
     pcols = [c for c in _columns(parent, train[parent.name]) if parent.kinds.get(c) in ("categorical", "boolean")]

@@ -105,7 +105,9 @@ def test_smaller_training_size_is_easier_to_spot(adult, adult_metrics):
 def census():
     gappy = pd.read_csv(shared_file("census", "census-with-missings.csv.gz"))
     truth = pd.read_csv(shared_file("census", "census-ground-truth.csv.gz"))
-    g = lookalike.train(gappy, seed=0, progress=False)
+    # 20,000 of the 48,842 rows are enough to learn age from the other columns (measured:
+    # mean off by 0.2 years, accuracy 0.99), at less than half the training time
+    g = lookalike.train(gappy, seed=0, progress=False, max_training_rows=20_000)
     return gappy, truth, g
 
 

@@ -61,7 +61,7 @@ def test_cdnow_cds_and_amt_pair_bar(cdnow_metrics):
 
 @pytest.fixture(scope="module")
 def baseball():
-    players = _subjects(pd.read_csv(shared_file("baseball", "players.csv.gz")), 1500)
+    players = _subjects(pd.read_csv(shared_file("baseball", "players.csv.gz")), 1000)
     fk = [{"column": "players_id", "references": "players", "context": True}]
     tables = [{"name": "players", "data": players, "primary_key": "id"}]
     for child in ("fielding", "batting"):
@@ -69,7 +69,7 @@ def baseball():
         tables.append({"name": child, "data": df[df["players_id"].isin(players["id"])].reset_index(drop=True),
                        "order_by": "year", "foreign_keys": fk})
     g = lookalike.train(tables=tables, max_epochs=8, batch_size=512, seed=0, progress=False)
-    syn = g.sample({"players": 1500}, seed=0)
+    syn = g.sample({"players": 1000}, seed=0)
     return g, syn
 
 
@@ -95,7 +95,7 @@ def test_baseball_children_of_the_same_players_and_years_after_birth(baseball):
 def test_berka_all_tables_from_one_call():
     names = ["district", "account", "client", "disposition", "card", "loan", "orders", "transaction"]
     real = {n: pd.read_csv(shared_file("berka", f"{n}.csv.gz")) for n in names}
-    g = lookalike.train(tables={n: {"data": df} for n, df in real.items()}, max_epochs=6, batch_size=512, seed=0, progress=False)
+    g = lookalike.train(tables={n: {"data": df} for n, df in real.items()}, max_epochs=4, batch_size=512, seed=0, progress=False)
     roots = {n: len(real[n]) for n, lay in g.layouts_.items() if lay.parent is None}
     syn = g.sample(roots, seed=0)  # the original size
     assert set(syn) == set(names)

@@ -51,6 +51,29 @@ class TrainResult:
     device: str
 
 
+class BestCheckpoint:
+    """Early stopping's bookkeeping: the best validation loss so far, its epoch and weights,
+    and how many epochs in a row have not improved on it by ``min_delta``."""
+
+    def __init__(self, model: torch.nn.Module | None = None, min_delta: float = 1e-4):
+        self.loss, self.epoch, self.bad, self.min_delta = math.inf, 0, 0, min_delta
+        # the starting weights, when the model should fall back to them (None: keep the last)
+        self.state = copy.deepcopy(model.state_dict()) if model is not None else None
+
+    def update(self, model: torch.nn.Module, loss: float, epoch: int) -> bool:
+        """Record an epoch's validation loss; True (and the weights kept) when it improved."""
+        if loss < self.loss - self.min_delta:
+            self.loss, self.epoch, self.bad = loss, epoch, 0
+            self.state = copy.deepcopy(model.state_dict())
+            return True
+        self.bad += 1
+        return False
+
+    def restore(self, model: torch.nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
 def compact(tokens: np.ndarray) -> np.ndarray:
     """Tokens in the smallest integer type that holds them (a quarter of int64's memory on
     large tables); batches become int64 only when they are used."""

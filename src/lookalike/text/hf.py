@@ -18,7 +18,6 @@ Nothing is ever downloaded (``local_files_only``; no remote code)."""
 from __future__ import annotations
 
 import base64
-import copy
 import inspect
 import logging
 import math
@@ -419,7 +418,7 @@ def fit_pretrained(model, seqs: list[tuple[list[int], list[bool]]], pad: int, co
     """Fine-tune ``model`` in place on (ids, which positions are learned) per row; the best
     validation checkpoint is kept. Stops at ``config.max_epochs``, after PATIENCE epochs
     without improvement, or when ``seconds`` run out (after at least one step)."""
-    from ..training import pick_device
+    from ..training import BestCheckpoint, pick_device
 
     end = time.monotonic() + (math.inf if seconds is None else seconds)
     device = pick_device(config.device)
@@ -458,7 +457,7 @@ def fit_pretrained(model, seqs: list[tuple[list[int], list[bool]]], pad: int, co
                     count += k
         return total / max(count, 1)
 
-    best, best_state, best_epoch, bad, steps, epoch = math.inf, None, 0, 0, 0, 0
+    best, steps, epoch = BestCheckpoint(), 0, 0  # no copy of the starting weights (a large model)
     stopped_by = "max_epochs"
     for epoch in range(1, config.max_epochs + 1):
         model.train()
@@ -476,22 +475,17 @@ def fit_pretrained(model, seqs: list[tuple[list[int], list[bool]]], pad: int, co
             warmup.step()
             steps += 1
         val = validate()
-        if val < best - 1e-4:
-            best, best_epoch, bad = val, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad += 1
+        best.update(model, val, epoch)
         log.info("text epoch %d (pretrained): validation loss %.4f per token", epoch, val)
         if out_of_time or time.monotonic() > end:
             stopped_by = "max_training_time"
             break
-        if bad >= PATIENCE:
+        if best.bad >= PATIENCE:
             stopped_by = "early_stopping"
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore(model)
     model.eval()
-    return {"epochs": epoch, "best_epoch": best_epoch, "steps": steps, "learning_rate": lr, "val_loss": round(best, 5),
+    return {"epochs": epoch, "best_epoch": best.epoch, "steps": steps, "learning_rate": lr, "val_loss": round(best.loss, 5),
             "stopped_by": stopped_by, "device": device.type}
 
 

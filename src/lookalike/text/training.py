@@ -6,7 +6,6 @@ little of each step is padding."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -18,7 +17,7 @@ import torch
 from ..config import TrainConfig
 from ..encoding import TableEncoder
 from ..encoding.text import TextEncoder
-from ..training import pick_device
+from ..training import BestCheckpoint, pick_device
 from . import TextPart, replay_hash, row_positions
 from .model import BOS, END, PAD, TEXT_SIZES, TextModel, TextVocab
 
@@ -152,7 +151,7 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positi
         p = max((time.monotonic() - began) / budget, epoch_done / config.max_epochs)
         p = min(max((p - ANNEAL_FROM) / (1 - ANNEAL_FROM), 0.0), 1.0)
         return ANNEAL_TO + (1 - ANNEAL_TO) * 0.5 * (1 + math.cos(math.pi * p))
-    best, best_state, best_epoch, bad, steps, epoch = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0, 0
+    best, steps, epoch = BestCheckpoint(model), 0, 0
     stopped_by = "max_epochs"
     bs = max(1, min(batch_size(len(trn_idx)), len(trn_idx)))
 
@@ -198,20 +197,16 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positi
             opt.step()
             steps += 1
         val = validate()
-        if val < best - 1e-4:
-            best, best_epoch, bad = val, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad += 1
+        if not best.update(model, val, epoch):
             lr *= 0.5
         log.info("text epoch %d: validation loss %.4f per character", epoch, val)
         if out_of_time or time.monotonic() > end:
             stopped_by = "max_training_time"
             break
-        if bad >= PATIENCE:
+        if best.bad >= PATIENCE:
             stopped_by = "early_stopping"
             break
-    model.load_state_dict(best_state)
+    best.restore(model)
     model.eval()
-    return {"epochs": epoch, "best_epoch": best_epoch, "val_loss": round(best, 5), "stopped_by": stopped_by,
+    return {"epochs": epoch, "best_epoch": best.epoch, "val_loss": round(best.loss, 5), "stopped_by": stopped_by,
             "device": device.type}

@@ -86,3 +86,20 @@ def test_rare_values_of_a_discrete_column_do_not_pile_up():
     assert len(tail) == 100 and tail.between(50, 149).all()
     assert tail.value_counts().iloc[0] <= 5  # spread out, not one value held by all
     assert set(back[back <= 8]) == {5.0, 6.0, 7.0, 8.0}
+
+
+def test_positions_inside_narrow_bins_see_only_their_own_column(tmp_path):
+    """A column with the full 100 bins has its step/position inside a bin conditioned on
+    its own bin only, in the trained model and in the file it is saved to; a column of a
+    few wide bins keeps its position conditioned on the row."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    df = pd.DataFrame({"group": rng.choice(["a", "b"], n), "wide": np.round(rng.gamma(2, 40, n), 2),
+                       "narrow": np.round(rng.gamma(2, 40, 300), 2)[rng.integers(0, 300, n)]})
+    df.loc[: n // 2, "narrow"] = np.nan  # 300 distinct values held by ~7 rows each
+    g = lookalike.train(df, max_epochs=1, seed=0, progress=False, holdout_share=0.0)
+    own = g.encoder_.own_detail_subs
+    assert own and {g.encoder_.column_of_sub[i] for i in own} == {g.encoder_.columns.index("wide")}
+    assert g.model_.own_details == own
+    g.save(tmp_path / "m.lookalike")
+    assert lookalike.load(tmp_path / "m.lookalike").model_.own_details == own

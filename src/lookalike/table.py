@@ -88,7 +88,8 @@ def train_table(
         gen = torch.Generator()
         gen.manual_seed(seed) if seed is not None else gen.seed()
         model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size,
-                             first_layer=network.first_layer_for(len(encoder.cardinalities), network.DEFAULT_FIRST_LAYER))
+                             first_layer=network.first_layer_for(len(encoder.cardinalities), network.DEFAULT_FIRST_LAYER),
+                             own_details=encoder.own_detail_subs)
         if tokens.shape[1] == 0:
             from .training import TrainResult, pick_device
 

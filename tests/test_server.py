@@ -208,6 +208,19 @@ def test_bad_training_options_fail_at_once(client, workspace, options, words):
     assert words in r.json()["detail"]
 
 
+def test_a_bad_text_model_folder_is_400_naming_the_option(client, workspace, tmp_path):
+    pytest.importorskip("transformers", reason="the text-hf extra: pip install 'lookalike[text-hf]'")
+    jobs = len(client.get("/api/jobs").json())
+    (tmp_path / "empty").mkdir()
+    for folder, why in ((tmp_path / "nope", "does not exist"), (tmp_path / "empty", "has no config.json")):
+        r = client.post(f"/api/datasets/{workspace[1]['dataset']}/train",
+                        json={"options": {**FAST, "text_model": str(folder)}})
+        assert r.status_code == 400, r.text
+        detail = r.json()["detail"]
+        assert detail.startswith(f"text_model: '{folder}' {why}") and "save_pretrained" in detail  # and the fix
+    assert len(client.get("/api/jobs").json()) == jobs  # refused at the door: no job
+
+
 def test_train_unknown_dataset_is_404_and_unknown_fields_422(client, workspace):
     assert client.post("/api/datasets/000000000000/train", json={}).status_code == 404
     r = client.post(f"/api/datasets/{workspace[1]['dataset']}/train", json={"epochs": 3})

@@ -152,6 +152,65 @@ def test_tampered_text_description_is_refused(trained, tmp_path):
         lookalike.load(bad)
 
 
+def _altered(path, tmp_path, text_model=None, weights=None):
+    """A copy of the model file with its text model description and weights passed through
+    ``text_model`` and ``weights``."""
+    from safetensors.torch import load, save
+
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(members["meta.json"])
+    if text_model is not None:
+        text_model(meta["text_model"])
+    members["meta.json"] = json.dumps(meta).encode()
+    if weights is not None:
+        members["weights.safetensors"] = save(weights(load(members["weights.safetensors"])))
+    out = tmp_path / "altered.lookalike"
+    with zipfile.ZipFile(out, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return out
+
+
+def test_a_file_of_another_text_format_is_refused_saying_which(trained, tmp_path):
+    from lookalike.artifact import TEXT_FORMAT
+
+    _, g = trained
+    path = g.save(tmp_path / "m.lookalike")
+    with zipfile.ZipFile(path) as z:
+        assert json.loads(z.read("meta.json"))["text_model"]["text_format"] == TEXT_FORMAT == 3
+
+    def recorded(fmt):
+        return lambda desc: desc.update(text_format=fmt)
+
+    with pytest.raises(ModelFileError, match=r"written by an older lookalike text format 2; retrain it with this "
+                                             r"version") as info:
+        lookalike.load(_altered(path, tmp_path, recorded(2)))
+    assert "corrupt" not in str(info.value)
+    with pytest.raises(ModelFileError, match=r"written by a newer lookalike text format 4;.*upgrade lookalike"):
+        lookalike.load(_altered(path, tmp_path, recorded(4)))
+    with pytest.raises(ModelFileError, match=r"invalid text model description \(text_format: '3'\)"):
+        lookalike.load(_altered(path, tmp_path, recorded("3")))
+
+
+def test_files_from_before_the_text_format_was_recorded(trained, tmp_path):
+    """Such files say no text_format: those with the row's context at the output (format 3) load
+    as before; those without it (format 2: no context head, no adaptive softmax) are refused as
+    that older format, not as corrupt."""
+    _, g = trained
+    path = g.save(tmp_path / "m.lookalike")
+    unrecorded = lambda desc: desc.pop("text_format")  # noqa: E731
+    g2 = lookalike.load(_altered(path, tmp_path, unrecorded), device="cpu")
+    pd.testing.assert_frame_equal(g.sample(50, seed=9), g2.sample(50, seed=9))
+
+    def format_2(state):
+        return {k: v for k, v in state.items() if not k.startswith("text.context_head.")}
+
+    with pytest.raises(ModelFileError, match=r"written by an older lookalike text format 2; retrain") as info:
+        lookalike.load(_altered(path, tmp_path, unrecorded, format_2))
+    assert "corrupt" not in str(info.value)
+
+
 @pytest.mark.parametrize("vocab,head_rank,room", [(40, 0, False), (40, 4, True), (3000, 8, True)])
 def test_text_shapes_match_the_model(vocab, head_rank, room):
     m = TextModel([3, 5, 2], vocab_size=vocab, n_columns=2, embed=8, hidden=16, layers=2, head_rank=head_rank,

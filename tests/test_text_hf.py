@@ -3,6 +3,7 @@ GPT-2 and tokenizer built here (nothing downloaded), a small table, a few epochs
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 
@@ -150,6 +151,27 @@ def test_a_tampered_text_model_is_refused(trained, tmp_path):
         lookalike.load(tmp_path / "bad.lookalike")
 
 
+def test_a_pretrained_text_model_of_another_text_format_is_refused(trained, tmp_path):
+    import zipfile
+
+    from lookalike.errors import ModelFileError
+
+    path = trained[1].save(tmp_path / "m.lookalike")
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(members["meta.json"])
+    assert meta["text_model"]["text_format"] == 3
+    meta["text_model"]["text_format"] = 2
+    members["meta.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(tmp_path / "old.lookalike", "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    with pytest.raises(ModelFileError, match="written by an older lookalike text format 2; retrain it with this "
+                                             "version") as info:
+        lookalike.load(tmp_path / "old.lookalike")
+    assert "corrupt" not in str(info.value)
+
+
 def test_info_names_the_pretrained_model(trained, tmp_path):
     from typer.testing import CliRunner
 
@@ -209,3 +231,33 @@ def test_cli_text_model_option(tmp_path):
                                    "--type", "title=text", "--text-model", str(tmp_path / "nope"), "--quiet"])
     assert res.exit_code != 0
     assert "text_model" in res.output and "does not exist" in res.output
+
+
+def test_rest_trains_with_a_text_model(tmp_path):
+    """The REST API's training option ``text_model``: the job fine-tunes the folder's model, the
+    model records it, its file says so (``lookalike info``), and generation writes texts."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from test_server import LOCAL, csv_bytes, run_job, upload
+    from typer.testing import CliRunner
+
+    from lookalike.cli import app
+    from lookalike.server import create_app
+
+    df = toy_table(60)
+    folder = tmp_path / "tiny-gpt2"
+    tiny_lm(folder, texts(df["title"]))
+    with TestClient(create_app(tmp_path / "data"), base_url=LOCAL) as c:
+        d = upload(c, csv_bytes(df), "rooms.csv").json()
+        options = {"types": {"title": "text"}, "text_model": str(folder), "max_epochs": 1, "seed": 0}
+        job = run_job(c, f"/api/datasets/{d['id']}/train", {"options": options})
+        m = c.get(f"/api/models/{job['result_id']}").json()
+        assert m["config"]["text_model"] == str(folder)
+        assert m["training"]["text"]["model"] == "pretrained GPT2LMHeadModel"
+        out = run_job(c, f"/api/models/{m['id']}/generate", {"rows": 20, "seed": 1})["result_id"]
+        made = pd.read_csv(io.BytesIO(c.get(f"/api/outputs/{out}/download").content))
+        assert len(made) == 20 and texts(made["title"])
+        (tmp_path / "m.lookalike").write_bytes(c.get(f"/api/models/{m['id']}/download").content)
+    res = CliRunner().invoke(app, ["info", str(tmp_path / "m.lookalike")])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["text_model"]["model"] == "pretrained GPT2LMHeadModel (fine-tuned; from tiny-gpt2)"

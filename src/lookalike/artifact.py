@@ -9,7 +9,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -73,7 +73,7 @@ def read_model_file(path: str | os.PathLike[str], *, max_bytes: int | None = Non
                 )
             net = network_of(meta, p)  # checked before the weights are read
             expected = expected_shapes(net)
-            text = text_network_of(meta, net, p)
+            text = text_network_of(meta, net, p, lambda: _weight_names(z))
             if text is not None:
                 expected.update(text_expected_shapes(text))
             weights = z.getinfo("weights.safetensors")
@@ -157,6 +157,14 @@ def expected_shapes(net: Network) -> dict[str, tuple[int, ...]]:
 
 
 # --- the text model (``lookalike.text``), when the table has text columns -------------------
+# The text model's format, recorded in its description ("text_format"); files from before it was
+# recorded are told apart by the description and their tensors (``_text_format_of``):
+#   1  the character GRU, without the length-aware input ("room"): still read
+#   2  word tokenizers, a low-rank output and the length-aware input, without the row's context
+#      at the output, the adaptive softmax and the values' positions: no longer read
+#   3  all of those; or a fine-tuned Hugging Face model (kind "pretrained", ``text/hf.py``)
+TEXT_FORMAT = 3
+READ_TEXT_FORMATS = {"builtin": (1, TEXT_FORMAT), "pretrained": (TEXT_FORMAT,)}
 MAX_TEXT_VOCAB = 200_000  # characters of all text columns together, + specials
 MAX_TEXT_WIDTH = 8_192  # embedding and hidden sizes
 MAX_TEXT_LAYERS = 8
@@ -179,12 +187,16 @@ class TextNetwork(BaseModel):
     replay: dict[str, list[Annotated[int, Field(ge=0, lt=2**32)]]] = Field(default_factory=dict)
 
 
-def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[str]):
+def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[str],
+                    weight_names: Callable[[], set[str]] | None = None):
     """The checked text network description of a model file's meta.json (None: no text model;
-    a ``text.hf.PretrainedNetwork`` for a fine-tuned Hugging Face model)."""
+    a ``text.hf.PretrainedNetwork`` for a fine-tuned Hugging Face model). A text format this
+    lookalike does not read is refused, saying which; ``weight_names`` (the names of the
+    file's tensors) tells the formats of files from before it was recorded apart."""
     raw = meta.get("text_model")
     if raw is None:
         return None
+    fmt = _text_format_of(raw, path, weight_names)
     if isinstance(raw, dict) and raw.get("kind") == "pretrained":  # a fine-tuned Hugging Face model
         from .text.hf import pretrained_network_of
 
@@ -195,7 +207,9 @@ def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[
         raise ModelFileError(f"model file '{path}' has an invalid text network description ({_first_problem(exc)}); "
                              "train it again") from None
     problem = None
-    if text.context_cardinalities != net.cardinalities:
+    if fmt is not None and text.room != (fmt >= 2):
+        problem = f"its text model's length-aware input does not match its text format {fmt}"
+    elif text.context_cardinalities != net.cardinalities:
         problem = "its text model's context does not match the network's sub-columns"
     elif len(set(text.columns)) != len(text.columns) or not set(text.replay) <= set(text.columns):
         problem = "its text model's columns repeat or are unknown"
@@ -208,6 +222,44 @@ def text_network_of(meta: dict[str, Any], net: Network, path: str | os.PathLike[
         raise ModelFileError(f"model file '{path}' describes a text network of {n:,} parameters, more than "
                              f"{MAX_PARAMETERS:,}; it is not a file lookalike wrote")
     return text
+
+
+def _text_format_of(raw: Any, path: str | os.PathLike[str], weight_names: Callable[[], set[str]] | None
+                    ) -> int | None:
+    """The text format of a text model description, refused unless this lookalike reads it
+    (None: a file from before the format was recorded whose tensors were not looked at)."""
+    if not isinstance(raw, dict):
+        return None  # the description's own check says what is wrong
+    kind = "pretrained" if raw.get("kind") == "pretrained" else "builtin"
+    fmt = raw.get("text_format")
+    if fmt is None:  # recorded since format 3; before it: 1 without the length-aware input, else 2 or 3
+        if kind == "pretrained" or raw.get("room") is not True:
+            return TEXT_FORMAT if kind == "pretrained" else 1
+        if weight_names is None:
+            return None
+        fmt = TEXT_FORMAT if "text.context_head.weight" in weight_names() else 2
+    if type(fmt) is not int or fmt < 1:
+        raise ModelFileError(f"model file '{path}' has an invalid text model description (text_format: "
+                             f"{str(fmt)[:50]!r}); train it again")
+    if fmt > TEXT_FORMAT:
+        raise ModelFileError(f"model file '{path}' was written by a newer lookalike text format {fmt}; this lookalike "
+                             f"reads text formats up to {TEXT_FORMAT}: upgrade lookalike")
+    if fmt not in READ_TEXT_FORMATS[kind]:
+        from . import __version__
+
+        raise ModelFileError(f"model file '{path}' was written by an older lookalike text format {fmt}; retrain it "
+                             f"with this version (lookalike {__version__} writes text format {TEXT_FORMAT})")
+    return fmt
+
+
+def _weight_names(z: zipfile.ZipFile) -> set[str]:
+    """The tensor names of a model file's weights, from their header alone."""
+    with z.open("weights.safetensors") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n > MAX_WEIGHTS_HEADER:
+            raise ValueError(f"its weights' header would be {n:,} bytes")  # read_model_file: corrupt
+        header = json.loads(f.read(n))
+    return set(header) if isinstance(header, dict) else set()
 
 
 def text_expected_shapes(text: TextNetwork) -> dict[str, tuple[int, ...]]:

@@ -139,3 +139,42 @@ def test_upload_train_generate_download_report(server, shots, tmp_path):
             browser.close()
     print(f"screenshots in {shots}")
     assert not errors, errors
+
+
+def test_the_text_model_field_reaches_the_training_request(server, tmp_path):
+    """The training form offers a pretrained text model folder with the text options, shown
+    while a column is text; its value goes into the training request, and a folder that holds
+    no model is refused there, naming the option."""
+    import json
+
+    data = tmp_path / "rooms.csv"
+    pd.DataFrame({"kind": ["A", "B"] * 20, "title": [f"room {i} near the park" for i in range(40)]}).to_csv(
+        data, index=False)
+    folder = tmp_path / "no-model-here"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.set_input_files("#file", str(data))
+            page.wait_for_selector("#settings")
+            title = page.locator("#columns tr").filter(has=page.locator("td", has_text=re.compile("^title$")))
+            title.locator("select[name=kind]").select_option("categorical")
+            assert not page.locator("#textmodel").is_visible()  # no text column: no text options
+            title.locator("select[name=kind]").select_option("text")
+            assert page.get_by_label("Pretrained text model (local folder)").is_visible()
+            page.fill("#textmodel", str(folder))
+            page.fill("#time", "5")
+            with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/train")) as sent:
+                page.click("#create")
+            options = json.loads(sent.value.post_data)["options"]
+            assert options["text_model"] == str(folder) and options["types"]["title"] == "text"
+            error = page.locator(".error").inner_text()
+            assert error.startswith("text_model") and str(folder) in error  # the server's 400, shown
+            assert "#/datasets/" in page.url  # no job was made
+        finally:
+            browser.close()
+    assert not errors, errors

@@ -2,8 +2,10 @@
 ``Generator.sample``, ``lookalike.report``, ``schema.infer_schema``, ``io.read_table``).
 
 Parameters are IDs (12 hex characters), never paths; every file lives in the data dir
-under a folder named by its ID. Training, generation and reports are jobs: the request
-returns 202 and the job at once; poll ``GET /api/jobs/{id}``.
+under a folder named by its ID. The one exception is the training option ``text_model``: a
+Hugging Face model folder on the server's own machine, which training reads (never writes).
+Training, generation and reports are jobs: the request returns 202 and the job at once;
+poll ``GET /api/jobs/{id}``.
 """
 
 from __future__ import annotations
@@ -136,6 +138,10 @@ def train(request: Request, id: Id, body: s.TrainRequest):
     row = _get(request, "datasets", id)
     options = {**body.options, "progress": False}
     config = make_config(options)  # bad options fail here, not in the job
+    if config.text_model is not None:  # a folder on this machine that is not a model fails now too
+        from ..text.hf import check_text_model
+
+        check_text_model(config.text_model)
     if config.types:  # unknown columns or impossible kinds fail now too
         ctx.parsers.inspect(ctx.paths.dataset(row), row["name"], ctx.settings, types=config.types)
     job = ctx.store.add_job("train", id, {"name": body.name, "options": config.model_dump(exclude_unset=True)})

@@ -186,7 +186,10 @@ class TrainRequest(BaseModel):
         default_factory=dict,
         description="TrainConfig fields, e.g. {\"max_training_time\": 60, \"max_training_rows\": 10000, \"seed\": 1, "
                     "\"types\": {\"zip\": \"categorical\", \"notes\": \"exclude\"}, "
-                    "\"differential_privacy\": {\"epsilon\": 5, \"delta\": 1e-5}} (or true)",
+                    "\"differential_privacy\": {\"epsilon\": 5, \"delta\": 1e-5} (or true), "
+                    "\"text_model\": \"/models/gpt2\"}. text_model is a folder on the server's machine holding a "
+                    "Hugging Face causal language model (config.json, weights, tokenizer), fine-tuned on the text "
+                    "columns; a missing folder or one without config.json is refused with 400",
         examples=[{"max_training_time": 60, "seed": 1}],
     )
 

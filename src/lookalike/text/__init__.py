@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..artifact import TEXT_FORMAT
 from .model import TextModel, TextVocab
 
 
@@ -32,9 +33,9 @@ class TextPart:
     def describe(self) -> dict[str, Any]:
         """The network description saved in meta.json (checked by ``artifact`` on load)."""
         m = self.model
-        return {"columns": self.columns, "vocab_size": m.vocab_size, "embed": m.embed, "hidden": m.hidden,
-                "layers": m.layers, "head_rank": m.head_rank, "room": m.room, "context_cardinalities": m.context_cardinalities,
-                "replay_key": self.replay_key, "replay": self.replay}
+        return {"text_format": TEXT_FORMAT, "columns": self.columns, "vocab_size": m.vocab_size, "embed": m.embed,
+                "hidden": m.hidden, "layers": m.layers, "head_rank": m.head_rank, "room": m.room,
+                "context_cardinalities": m.context_cardinalities, "replay_key": self.replay_key, "replay": self.replay}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The weights the model file keeps (prefixed "text." there)."""

@@ -133,8 +133,10 @@ class PretrainedTextPart:
 
     def describe(self) -> dict[str, Any]:
         """What meta.json keeps ("text_model"): enough to rebuild the model and tokenizer."""
-        return {"kind": self.kind, "columns": self.columns, "prompt_columns": self.prompt_columns,
-                "architecture": self.architecture, "source": self.source,
+        from ..artifact import TEXT_FORMAT
+
+        return {"kind": self.kind, "text_format": TEXT_FORMAT, "columns": self.columns,
+                "prompt_columns": self.prompt_columns, "architecture": self.architecture, "source": self.source,
                 "hf_config": self.model.config.to_dict(), "tokenizer_files": _tokenizer_files(self.tokenizer),
                 "allowed": self.allowed, "replay_key": self.replay_key, "replay": self.replay}
 

@@ -126,6 +126,12 @@ async function datasetPage(id) {
       <div><label><input type="checkbox" id="dp"> Differential privacy<small>a mathematical guarantee per person, at some cost in accuracy</small></label></div>
       <div><label for="dpeps">Privacy budget ε<small>with differential privacy: 1 strong, 10 weak</small></label><input id="dpeps" type="number" min="0.01" step="any" value="5"></div>
     </div>
+    <div id="text-options" hidden>
+    <h2>Text columns</h2>
+    <div class="grid">
+      <div><label for="textmodel">Pretrained text model (local folder)<small>a Hugging Face causal language model folder on the server's machine, fine-tuned on the text columns; empty: the built-in text model</small></label><input id="textmodel" placeholder="/models/gpt2"></div>
+    </div>
+    </div>
     <h2>Training settings</h2>
     <div class="grid">
       <div><label for="size">Training size (rows)<small>empty: all ${d.rows} rows</small></label><input id="size" type="number" min="1"></div>
@@ -139,6 +145,15 @@ async function datasetPage(id) {
     </form>
     ${models.length ? `<h2>Models trained on this dataset</h2>${modelsTable(models)}` : ""}
     <p><button class="danger" id="delete">Delete dataset</button></p>`;
+  const textOptions = document.getElementById("text-options");
+  const showText = () => {  // the text options, while an included column is (or is set to) text
+    textOptions.hidden = !d.columns.some((c, i) => {
+      const kind = main.querySelector(`select[name=kind][data-col="${i}"]`).value || c.kind;
+      return main.querySelector(`input[name=include][data-col="${i}"]`).checked && kind === "text";
+    });
+  };
+  main.querySelectorAll("select[name=kind], input[name=include]").forEach((el) => el.addEventListener("change", showText));
+  showText();
   document.getElementById("settings").onsubmit = async (e) => {
     e.preventDefault();
     const types = {};
@@ -153,6 +168,8 @@ async function datasetPage(id) {
     if (num("patience") !== null) options.patience = num("patience");
     if (num("seed") !== null) options.seed = num("seed");
     if (document.getElementById("dp").checked) options.differential_privacy = num("dpeps") !== null ? {epsilon: num("dpeps")} : true;
+    const textModel = document.getElementById("textmodel").value.trim();
+    if (!textOptions.hidden && textModel) options.text_model = textModel;
     try {
       const job = await api("POST", `/api/datasets/${id}/train`, {options});
       location.hash = `#/jobs/${job.id}`;
@@ -361,6 +378,7 @@ async function modelPage(id) {
     <div class="card"><dl class="facts">
       <dt>Columns</dt><dd>${m.columns.map((c) => `${esc(c.name)} <span class="kind muted">${esc(c.kind)}</span>`).join(", ")}</dd>
       <dt>Training</dt><dd>${m.training.rows ?? "?"} rows, ${m.training.epochs ?? "?"} epochs, ${secs(m.training.seconds)}, stopped by ${esc(m.training.stopped_by ?? "?")}</dd>
+      ${m.training.text ? `<dt>Text model</dt><dd>${m.config.text_model ? `${esc(m.training.text.model ?? "pretrained")}, fine-tuned from ${esc(m.config.text_model)}` : "built-in"}</dd>` : ""}
       ${m.training.differential_privacy ? `<dt>Differential privacy</dt><dd>ε ${m.training.differential_privacy.epsilon_spent} spent (of ${m.training.differential_privacy.epsilon}), δ ${m.training.differential_privacy.delta_spent}</dd>` : ""}
       <dt>Model file</dt><dd><a href="/api/models/${id}/download">download .lookalike</a> <span class="muted">(no training rows in it)</span></dd>
     </dl></div>

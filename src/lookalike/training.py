@@ -166,7 +166,7 @@ def fit(
     start = time.monotonic()
     budget = max(end - start, 0.0)
     deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
-    best, best_state, best_epoch, bad_epochs = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    best = BestCheckpoint(model)
     stopped_by = "max_epochs"
     bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
 
@@ -194,10 +194,10 @@ def fit(
     def report(epoch: int, train_loss: float, val_loss: float) -> None:
         elapsed = time.monotonic() - start
         eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
-        p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best, elapsed, eta, opt.param_groups[0]["lr"])
+        p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best.loss, elapsed, eta, opt.param_groups[0]["lr"])
         bar.update(1)
         # tqdm's own ETA assumes every epoch runs; this one knows the time budget
-        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best:.3f}", left=f"<={eta:.0f}s")
+        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best.loss:.3f}", left=f"<={eta:.0f}s")
         if on_progress:
             on_progress(p)
 
@@ -213,21 +213,18 @@ def fit(
         train_loss, out_of_time = run_epoch(bs, deadline)
         val_loss = validate()
         sched.step(val_loss)
-        if val_loss < best - 1e-4:
-            best, best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
+        best.update(model, val_loss, epoch)
         report(epoch, train_loss, val_loss)
         if out_of_time:
             stopped_by = "max_training_time"
             break
-        if bad_epochs >= config.patience:
+        if best.bad >= config.patience:
             stopped_by = "early_stopping"
             break
 
     # annealing from the best checkpoint
-    model.load_state_dict(best_state)
+    best.restore(model)
+    best.min_delta = 0.0  # annealing keeps any improvement
     for group in opt.param_groups:
         group["lr"] = config.learning_rate / 10
     for _ in range(ANNEAL_EPOCHS):
@@ -238,18 +235,16 @@ def fit(
         finish = 2 * eval_seconds + FINISH_BUDGET_SHARE * budget
         train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget - finish)
         val_loss = validate()
-        if val_loss < best:
-            best, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        best.update(model, val_loss, epoch)
         report(epoch, train_loss, val_loss)
         if out_of_time:
             break
     bar.close()
-    model.load_state_dict(best_state)
+    best.restore(model)
     model.eval()
-    result = TrainResult(epoch, best_epoch, float(best), time.monotonic() - start, stopped_by, device.type)
+    result = TrainResult(epoch, best.epoch, float(best.loss), time.monotonic() - start, stopped_by, device.type)
     log.info("trained %d epochs in %.1fs (best epoch %d, val loss %.4f, stopped by %s)",
-             result.epochs, result.seconds, best_epoch, best, stopped_by)
+             result.epochs, result.seconds, best.epoch, best.loss, stopped_by)
     return result
 
 

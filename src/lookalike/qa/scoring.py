@@ -62,6 +62,8 @@ class Reference:
     # for the DCR share: exact copies are looked up in equally many training and holdout rows
     train_exact: np.ndarray | None = None
     holdout_exact: np.ndarray | None = None
+    # more (training, holdout) samples, encoded, that the DCR share is averaged over
+    dcr_draws: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @classmethod
     def build(cls, train, holdout, columns, rng, progress) -> Reference:
@@ -80,6 +82,12 @@ class Reference:
         if holdout is not None:
             holdout_sample = rng.choice(len(holdout), n, replace=False)
             holdout_vectors = encoder.transform(holdout.iloc[holdout_sample])
+        dcr_draws = []
+        if holdout is not None and max(len(train), len(holdout)) > n:  # other samples would differ
+            draw = rng.spawn(1)[0]  # a stream of its own: every other figure keeps its rows
+            for _ in range(priv.DCR_DRAWS - 1):
+                dcr_draws.append((encoder.transform(train.iloc[draw.choice(len(train), n, replace=False)]),
+                                  encoder.transform(holdout.iloc[draw.choice(len(holdout), n, replace=False)])))
         train_hashes = priv.row_hashes(train, columns)
         holdout_hashes = priv.row_hashes(holdout, columns) if holdout is not None else None
         train_exact = holdout_exact = None
@@ -105,6 +113,7 @@ class Reference:
             progress=progress,
             train_exact=train_exact,
             holdout_exact=holdout_exact,
+            dcr_draws=dcr_draws,
         )
 
     @property
@@ -295,7 +304,15 @@ def _privacy(synthetic: pd.DataFrame, ref: Reference, rng: np.random.Generator):
         hold_to_train = priv.nearest(holdout_vectors, train_vectors).with_exact(
             np.isin(hold_hashes, ref.train_hashes)
         )
-        share = priv.dcr_share(to_train_eq.nearest, to_holdout.nearest)
+        shares = [priv.dcr_share(to_train_eq.nearest, to_holdout.nearest)]
+        draw = rng.spawn(1)[0]
+        for train_k, holdout_k in ref.dcr_draws or []:  # the same share on other samples: less noise
+            pick = draw.choice(len(synthetic), n, replace=False)
+            vectors, copied = ref.encoder.transform(synthetic.iloc[pick]), syn_hashes[pick]
+            shares.append(priv.dcr_share(
+                priv.nearest(vectors, train_k[:n]).with_exact(np.isin(copied, ref.train_exact)).nearest,
+                priv.nearest(vectors, holdout_k[:n]).with_exact(np.isin(copied, ref.holdout_exact)).nearest))
+        share = float(np.mean(shares))
         hold_identical = priv.identical_share(ref.holdout_hashes, ref.train_hashes)
         fields = dict(
             dcr_share=share,

@@ -77,7 +77,7 @@ def test_unseen_rows_have_dcr_share_one_half(unseen_halves):
 def test_the_dcr_share_hardly_depends_on_the_rows_sampled(train, holdout):
     """Adult's training table is larger than the privacy sample, so each report seed draws
     other rows; the share is averaged over several draws, so it moves little with the seed
-    (one draw: 0.492-0.502 over seeds 0-3 on these halves; averaged: 0.497-0.501)."""
+    (one draw: 0.492-0.502 over seeds 0-3 on these halves; eight averaged: 0.498-0.502)."""
     from lookalike.qa import scoring
     from lookalike.qa.columns import infer_columns
 

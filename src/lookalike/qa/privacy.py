@@ -11,8 +11,9 @@ training row has distance 0 even when its original is not in the training sample
 On tables larger than the sample the share depends on which rows were drawn: one draw of
 10,000 rows gave berka's transactions 0.502-0.523 over six report seeds (sd 0.007), enough to
 cross the 0.52 line either way. The share is therefore the mean over DCR_DRAWS independent
-draws (same definition, less noise: berka 0.507-0.513, sd 0.002; on adult's unseen halves sd
-0.0037 -> 0.0011); distances and NNDR come from the first draw.
+draws: the same definition with less noise (sd over report seeds, one draw -> eight: berka
+0.0073 -> 0.0025, housing 0.0032 -> 0.0009, census 0.0016 -> 0.0013;
+``benchmarks/dcr_noise.py``). Distances and NNDR come from the first draw.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 from .columns import Column, as_float, as_text, codes_of
 
 MAX_ROWS = 10_000
-DCR_DRAWS = 4  # independent samples the DCR share is averaged over (when a table is larger than MAX_ROWS)
+DCR_DRAWS = 8  # independent samples the DCR share is averaged over (when a table is larger than MAX_ROWS)
 MAX_ONE_HOT = 100  # one-hot columns per categorical; rarer categories share one
 _BATCH = 2048
 

@@ -102,20 +102,6 @@ def test_model_file_round_trips_and_lists_the_tokenizer(trained, tmp_path):
     assert about["vocab_size"] == len(g.encoder_.encoder("title").vocab_) and about["max_length"] >= 10
 
 
-def _rewrite(path, tmp_path, change):
-    """A copy of the model file with its weights passed through ``change``."""
-    from safetensors.torch import load, save
-
-    with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    members["weights.safetensors"] = save(change(load(members["weights.safetensors"])))
-    out = tmp_path / "tampered.lookalike"
-    with zipfile.ZipFile(out, "w") as z:
-        for n, data in members.items():
-            z.writestr(n, data)
-    return out
-
-
 def test_tampered_text_tensor_is_refused(trained, tmp_path):
     _, g = trained
     path = g.save(tmp_path / "m.lookalike")
@@ -125,13 +111,13 @@ def test_tampered_text_tensor_is_refused(trained, tmp_path):
         return state
 
     with pytest.raises(ModelFileError, match="text.head.bias"):
-        lookalike.load(_rewrite(path, tmp_path, grow))
+        lookalike.load(_altered(path, tmp_path, weights=grow))
 
     def drop(state):
         return {k: v for k, v in state.items() if not k.startswith("text.")}
 
     with pytest.raises(ModelFileError, match="text"):
-        lookalike.load(_rewrite(path, tmp_path, drop))
+        lookalike.load(_altered(path, tmp_path, weights=drop))
 
 
 def test_tampered_text_description_is_refused(trained, tmp_path):

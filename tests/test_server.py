@@ -221,6 +221,16 @@ def test_a_bad_text_model_folder_is_400_naming_the_option(client, workspace, tmp
     assert len(client.get("/api/jobs").json()) == jobs  # refused at the door: no job
 
 
+def test_text_model_with_differential_privacy_is_400_at_the_door(client, workspace, tmp_path):
+    """Two options that exclude each other are refused before a job exists, naming both."""
+    jobs = len(client.get("/api/jobs").json())
+    r = client.post(f"/api/datasets/{workspace[1]['dataset']}/train",
+                    json={"options": {**FAST, "text_model": str(tmp_path), "differential_privacy": True}})
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("text_model does not apply under differential_privacy")
+    assert len(client.get("/api/jobs").json()) == jobs
+
+
 def test_train_unknown_dataset_is_404_and_unknown_fields_422(client, workspace):
     assert client.post("/api/datasets/000000000000/train", json={}).status_code == 404
     r = client.post(f"/api/datasets/{workspace[1]['dataset']}/train", json={"epochs": 3})

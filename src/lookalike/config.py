@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -116,6 +116,13 @@ class TrainConfig(BaseModel):
             return None
         return v
 
+    @model_validator(mode="after")
+    def _one_text_model(self) -> TrainConfig:
+        if self.text_model is not None and self.differential_privacy is not None:
+            raise ValueError("text_model does not apply under differential_privacy (text columns are then "
+                             "categories of values shared by several rows); leave one of them out")
+        return self
+
     @field_validator("types")
     @classmethod
     def _names_are_strings(cls, v: dict[str, str]) -> dict[str, str]:
@@ -133,7 +140,9 @@ def make_config(options: dict) -> TrainConfig:
         problems = []
         for e in exc.errors():
             field = ".".join(str(x) for x in e["loc"]) or "options"
-            if e["type"] == "extra_forbidden":
+            if not e["loc"]:  # a rule between options: its message names them
+                problems.append(str(e["msg"]).removeprefix("Value error, "))
+            elif e["type"] == "extra_forbidden":
                 known = ", ".join(TrainConfig.model_fields)
                 problems.append(f"unknown option '{field}'; known options: {known}")
             else:

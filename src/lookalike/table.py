@@ -36,9 +36,6 @@ def train_table(
     """Train a synthesizer on one table; see ``lookalike.train``."""
     config = make_config(options)
     if config.text_model is not None:  # a pretrained text model: fail before reading any data
-        if config.differential_privacy is not None:
-            raise ConfigError("text_model does not apply under differential_privacy (text columns are then "
-                              "categories of values shared by several rows); leave one of them out")
         from .text.hf import check_text_model
 
         check_text_model(config.text_model)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..privacy.risk import Attacks
+from .privacy import DCR_DRAWS
 
 
 class AccuracyScores(BaseModel):
@@ -46,7 +47,8 @@ class Privacy(BaseModel):
 
     sample_size: int
     dcr_share: float | None = Field(
-        None, description="share of synthetic rows closer to training than to holdout; 0.5 ideal"
+        None, description="share of synthetic rows closer to training than to holdout (the mean over "
+        f"{DCR_DRAWS} samples of sample_size rows when a table is larger); 0.5 ideal"
     )
     dcr_p5: float = Field(description="5th percentile of synthetic→training DCR")
     holdout_dcr_p5: float | None = Field(None, description="5th percentile of holdout→training DCR")

@@ -425,3 +425,23 @@ def test_sibling_tables_belong_to_the_same_synthetic_subjects():
     age = (syn["batting"]["year"] - born.reindex(syn["batting"]["players_id"]).to_numpy()).dropna()
     assert len(age) >= 0.9 * len(syn["batting"])  # only rows with a birth date count; 97% of players have one
     assert (age >= 15).mean() >= 0.99
+
+
+def test_a_parent_value_held_by_one_subject_stays_out_of_the_child_model():
+    """A child's copies of its parent's attributes are protected by how many subjects hold a
+    value, not by how many events they have: one user's rare segment and extreme age, over
+    40 purchases, appear in neither table's model."""
+    users, purchases = make_shop(seed=4)
+    users.loc[0, ["segment", "age"]] = ["founder", 99]
+    days = pd.date_range("2020-01-01", periods=40, freq="3D").strftime("%Y-%m-%d")
+    many = pd.DataFrame({"pid": np.arange(90_000, 90_040), "users_id": users.id[0], "date": days, "items": 2,
+                         "amt": 50.0, "channel": "web"})
+    purchases = purchases[purchases.users_id != users.id[0]]
+    g = lookalike.train(tables=shop_tables(users, pd.concat([purchases, many], ignore_index=True)),
+                        max_epochs=1, seed=1, progress=False, holdout_share=0.0)
+    child = g.models_["purchases"].encoder_
+    assert "parent.segment" in child.columns and "parent.age" in child.columns
+    for enc in (g.models_["users"].encoder_.encoder("segment"), child.encoder("parent.segment")):
+        assert "founder" not in enc.categories_
+    for enc in (g.models_["users"].encoder_.encoder("age"), child.encoder("parent.age")):
+        assert 99 not in (enc.points_ or []) and enc.max_ < 99

@@ -31,9 +31,11 @@ def train_table(
     *,
     holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
+    subject_values: dict[str, pd.Series] | None = None,
     **options,
 ) -> Generator:
-    """Train a synthesizer on one table; see ``lookalike.train``."""
+    """Train a synthesizer on one table; see ``lookalike.train``. ``subject_values``: see
+    ``TableEncoder.fit`` (related tables' children)."""
     config = make_config(options)
     if config.text_model is not None:  # a pretrained text model: fail before reading any data
         from .text.hf import check_text_model
@@ -71,7 +73,8 @@ def train_table(
         schema = schema.model_copy(update={"columns": [c.model_copy(update={"n_unique": 0}) for c in schema.columns]})
         weights, selection = dp_weights(schema)
         plan = plan_dp(config.differential_privacy, weights, selection, len(df), rng.spawn(1)[0])
-    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone, dp=plan.counts if plan else None)
+    encoder = TableEncoder.fit(df, schema, rng, config, key_rows=everyone, dp=plan.counts if plan else None,
+                               subject_values=subject_values)
     context = [encoder.columns.index(c) for c in config.context_columns if c in encoder.columns]
     tokens = compact(encoder.encode(df))
     has_text = any(isinstance(e, TextEncoder) for e in encoder.encoders)

@@ -48,9 +48,13 @@ class TableEncoder:
 
     @classmethod
     def fit(cls, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator, config,
-            key_rows: pd.DataFrame | None = None, dp=None) -> TableEncoder:
+            key_rows: pd.DataFrame | None = None, dp=None,
+            subject_values: dict[str, pd.Series] | None = None) -> TableEncoder:
         """``key_rows``: every real row (holdout included), which new keys must all avoid.
-        ``dp``: a ``NoisyCounts``; every encoder then learns from DP statistics only."""
+        ``dp``: a ``NoisyCounts``; every encoder then learns from DP statistics only.
+        ``subject_values``: columns that copy a value per subject (a child's ``parent.*``
+        columns), fitted on one value per subject, so rare-category and value protection
+        count subjects, not the subject's rows."""
         encoders = []
         for col in schema.columns:
             if col.kind == "exclude":
@@ -61,7 +65,8 @@ class TableEncoder:
                 enc.fit_dp(df[col.name], rng, dp)
             else:
                 rows = key_rows if col.kind == "key" and key_rows is not None else df
-                enc.fit(rows[col.name], rng, protect=_protects(col.kind, config))
+                values = (subject_values or {}).get(col.name, rows[col.name])
+                enc.fit(values, rng, protect=_protects(col.kind, config))
             if isinstance(enc, CategoricalEncoder):
                 enc.replace_rare_ = config.rare_category_replacement
             encoders.append(enc)

@@ -104,15 +104,30 @@ def series_anchor(lay: TableLayout, given: pd.DataFrame | None) -> dict[str, np.
     return out
 
 
+def _parent_sources(lay: TableLayout) -> dict[str, str]:
+    """Each ``parent.*`` column of the table -> the parent model frame's column it copies."""
+    return {d.name: d.column if d.kind == "parent" else sib_col(d.table, d.column)
+            for d in lay.derived_of("parent", "sibling")}
+
+
 def parent_columns(lay: TableLayout, parent_frame: pd.DataFrame | None, owner: np.ndarray) -> pd.DataFrame:
     """``parent.*`` of every row: the columns of its parent's model frame it is given
     (attributes, counts, carried constants, the grandparent's, earlier siblings'
     summaries). ``parent_frame`` is indexed by what ``owner`` holds (keys or row numbers)."""
-    ds = lay.derived_of("parent", "sibling")
-    src = [d.column if d.kind == "parent" else sib_col(d.table, d.column) for d in ds]
-    out = (parent_frame if parent_frame is not None else pd.DataFrame()).reindex(columns=src).reindex(owner)
-    out.columns = [d.name for d in ds]
+    sources = _parent_sources(lay)
+    out = (parent_frame if parent_frame is not None else pd.DataFrame()).reindex(columns=list(sources.values()))
+    out = out.reindex(owner)
+    out.columns = list(sources)
     return out.reset_index(drop=True)
+
+
+def parent_values(lay: TableLayout, parent_frame: pd.DataFrame | None) -> dict[str, pd.Series]:
+    """The ``parent.*`` columns' values once per parent row (``TableEncoder.fit``'s
+    ``subject_values``): protection then counts subjects, not their events."""
+    if parent_frame is None:
+        return {}
+    return {name: parent_frame[src].reset_index(drop=True) for name, src in _parent_sources(lay).items()
+            if src in parent_frame.columns}
 
 
 def sibling_summaries(layouts: dict[str, TableLayout], name: str, values: pd.DataFrame, owner: np.ndarray,

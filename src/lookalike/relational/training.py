@@ -18,7 +18,7 @@ from ..table import train_table
 from ..errors import ConfigError
 from .config import RelationalConfig, split_options
 from .generator import RelationalGenerator
-from .frame import training_frames
+from .frame import parent_values, training_frames
 from .layout import GAP, TableLayout, build_layouts, column_types, generation_order_from
 from .spec import (Link, check_table_names, context_links, dependency_order, load_frames, parse_tables, propose_keys,
                    validate)
@@ -50,14 +50,15 @@ def train_tables(tables: Any, *, ray: bool = False, ray_address: str | None = No
     # everything the model file keeps is learned from the training subjects only; new keys
     # avoid the holdout's keys too
     layouts = build_layouts(specs, train, lags=config.lags, seed=config.seed, key_frames=frames)
-    model_frames, _ = training_frames(layouts, train)
+    model_frames, keyed = training_frames(layouts, train)
     share = time_shares(layouts, model_frames)
     t_train = time.monotonic()
     training: dict[str, Any] = {"orphans_dropped": dropped, "tables": {}}
     types_by_table = {s.name: s.types for s in specs}
 
     order = generation_order_from(layouts)
-    inputs = {name: _model_inputs(layouts, name, model_frames[name], types_by_table.get(name, {})) for name in order}
+    inputs = {name: _model_inputs(layouts, name, model_frames[name], types_by_table.get(name, {}),
+                                  keyed.get(layouts[name].parent)) for name in order}
     seeds = {name: int(rng.integers(2**31)) for name in order} if config.seed is not None else {}
     if ray:  # all at once: each table gets its share of the budget (nothing left over to pass on)
         from ..distributed import train_on_ray
@@ -90,16 +91,18 @@ def train_tables(tables: Any, *, ray: bool = False, ray_address: str | None = No
 
 
 def _model_inputs(layouts: dict[str, TableLayout], name: str, frame: pd.DataFrame,
-                  declared: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+                  declared: dict[str, Any], parent_frame: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Table ``name``'s model frame and the ``train_table`` options that follow from its
-    layout (context columns, kinds)."""
+    layout (context columns, kinds; its parent's columns fitted once per parent, so that
+    protection counts subjects: ``parent_frame`` is the parent's model frame)."""
     lay = layouts[name]
     # derived columns that are all null (no second events: no lags, no gaps) carry nothing,
     # and the flat engine cannot fit a numeric column without values
     frame = frame.drop(columns=[c for c in frame.columns if (c in lay.context or c == GAP) and frame[c].isna().all()])
     types = column_types(lay, layouts, declared)
+    subjects = {c: v for c, v in parent_values(lay, parent_frame).items() if c in frame.columns}
     return frame, {"holdout_share": 0.0, "context_columns": [c for c in lay.context if c in frame.columns],
-                   "types": {c: k for c, k in types.items() if c in frame.columns}}
+                   "types": {c: k for c, k in types.items() if c in frame.columns}, "subject_values": subjects}
 
 
 def _table_options(config: RelationalConfig, seed: int | None, rows: int, budget: float | None) -> dict[str, Any]:

@@ -51,3 +51,18 @@ def tiny_generator(mixed_frame):
     import lookalike
 
     return lookalike.train(mixed_frame, max_epochs=3, seed=1, progress=False)
+
+
+TITLE_WORDS = np.array(["cosy", "flat", "near", "park", "bright", "room", "with", "garden", "view"])
+
+
+def titled_table(n: int, seed: int = 0, odd_title: str = "beta café ß") -> pd.DataFrame:
+    """``title`` starts with "alpha" when kind is A, "beta" when B; 10% of titles are null;
+    the first title (``odd_title``) has characters or words no other row uses."""
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["A", "B"], n)
+    title = [("alpha " if k == "A" else "beta ") + " ".join(rng.choice(TITLE_WORDS, 3)) for k in kind]
+    title[0] = odd_title
+    df = pd.DataFrame({"kind": kind, "size": rng.integers(1, 5, n), "title": title})
+    df.loc[rng.random(n) < 0.1, "title"] = None
+    return df

@@ -12,23 +12,14 @@ import pytest
 import torch
 
 import lookalike
+from conftest import TITLE_WORDS as WORDS, titled_table
 from lookalike.encoding.text import TextEncoder
 from lookalike.errors import ModelFileError
 from lookalike.text.model import TextModel, text_shapes
 
-WORDS = np.array(["cosy", "flat", "near", "park", "bright", "room", "with", "garden", "view"])
-
-
 def toy_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
-    """``title`` starts with "alpha" when kind is A, "beta" when B; 10% of titles are null;
-    one title has a character no other row uses."""
-    rng = np.random.default_rng(seed)
-    kind = rng.choice(["A", "B"], n)
-    title = [("alpha " if k == "A" else "beta ") + " ".join(rng.choice(WORDS, 3)) for k in kind]
-    title[0] = "beta café ß"
-    df = pd.DataFrame({"kind": kind, "size": rng.integers(1, 5, n), "title": title})
-    df.loc[rng.random(n) < 0.1, "title"] = None
-    return df
+    """The shared titled table; its first title has characters no other row uses."""
+    return titled_table(n, seed, odd_title="beta café ß")
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,12 @@ transformers = pytest.importorskip("transformers", reason="the text-hf extra: pi
 tokenizers = pytest.importorskip("tokenizers", reason="comes with transformers")
 
 import lookalike  # noqa: E402
+from conftest import titled_table  # noqa: E402
 from lookalike.errors import ConfigError  # noqa: E402
 
-WORDS = ["cosy", "flat", "near", "park", "bright", "room", "with", "garden", "view"]
-
-
 def toy_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
-    """``title`` starts with "alpha" when kind is A, "beta" when B; 10% of titles are null;
-    one title has a word no other row uses."""
-    rng = np.random.default_rng(seed)
-    kind = rng.choice(["A", "B"], n)
-    title = [("alpha " if k == "A" else "beta ") + " ".join(rng.choice(WORDS, 3)) for k in kind]
-    title[0] = "beta zzyzx quokka"
-    df = pd.DataFrame({"kind": kind, "size": rng.integers(1, 5, n), "title": title})
-    df.loc[rng.random(n) < 0.1, "title"] = None
-    return df
+    """The shared titled table; its first title has words no other row uses."""
+    return titled_table(n, seed, odd_title="beta zzyzx quokka")
 
 
 def tiny_lm(folder, texts: list[str]) -> None:

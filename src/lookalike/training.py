@@ -73,6 +73,30 @@ class BestCheckpoint:
         if self.state is not None:
             model.load_state_dict(self.state)
 
+    def stop(self, out_of_time: bool, patience: int) -> str | None:
+        """Why training stops after this epoch ("max_training_time" | "early_stopping"), or None."""
+        if out_of_time:
+            return "max_training_time"
+        return "early_stopping" if self.bad >= patience else None
+
+
+def validation_split(n: int, gen: torch.Generator, max_rows: int, share: float = VAL_SHARE
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row indices (validation, training) of ``n`` rows in random order: ``share`` of them,
+    at most ``max_rows``, for validation; tables under 20 rows validate on their training rows."""
+    perm = torch.randperm(n, generator=gen)
+    n_val = 0 if n < 20 else min(max_rows, max(1, round(share * n)))
+    val, trn = perm[:n_val], perm[n_val:]
+    return (val if n_val else trn), trn
+
+
+def clipped_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> None:
+    """One optimiser step on ``loss`` with the gradients' norm clipped to ``max_norm``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+
 
 def compact(tokens: np.ndarray) -> np.ndarray:
     """Tokens in the smallest integer type that holds them (a quarter of int64's memory on

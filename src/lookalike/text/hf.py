@@ -420,17 +420,12 @@ def fit_pretrained(model, seqs: list[tuple[list[int], list[bool]]], pad: int, co
     """Fine-tune ``model`` in place on (ids, which positions are learned) per row; the best
     validation checkpoint is kept. Stops at ``config.max_epochs``, after PATIENCE epochs
     without improvement, or when ``seconds`` run out (after at least one step)."""
-    from ..training import BestCheckpoint, pick_device
+    from ..training import BestCheckpoint, clipped_step, pick_device, validation_split
 
     end = time.monotonic() + (math.inf if seconds is None else seconds)
     device = pick_device(config.device)
     model.to(device)
-    n = len(seqs)
-    perm = torch.randperm(n, generator=gen)
-    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, round(VAL_SHARE * n)))
-    val_idx, trn_idx = perm[:n_val], perm[n_val:]
-    if not n_val:
-        val_idx = trn_idx
+    val_idx, trn_idx = validation_split(len(seqs), gen, MAX_VAL_ROWS, VAL_SHARE)
     lr = min(MAX_LEARNING_RATE, LR_WIDTH / model.get_input_embeddings().embedding_dim)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / WARMUP_STEPS))
@@ -469,21 +464,14 @@ def fit_pretrained(model, seqs: list[tuple[list[int], list[bool]]], pad: int, co
             if steps and time.monotonic() > end:
                 out_of_time = True
                 break
-            loss = model(**batch(order[i : i + BATCH_ROWS])).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-            opt.step()
+            clipped_step(model, opt, model(**batch(order[i : i + BATCH_ROWS])).loss, GRAD_CLIP)
             warmup.step()
             steps += 1
         val = validate()
         best.update(model, val, epoch)
         log.info("text epoch %d (pretrained): validation loss %.4f per token", epoch, val)
-        if out_of_time or time.monotonic() > end:
-            stopped_by = "max_training_time"
-            break
-        if best.bad >= PATIENCE:
-            stopped_by = "early_stopping"
+        if reason := best.stop(out_of_time or time.monotonic() > end, PATIENCE):
+            stopped_by = reason
             break
     best.restore(model)
     model.eval()

@@ -17,7 +17,7 @@ import torch
 from ..config import TrainConfig
 from ..encoding import TableEncoder
 from ..encoding.text import TextEncoder
-from ..training import BestCheckpoint, pick_device
+from ..training import BestCheckpoint, clipped_step, pick_device, validation_split
 from . import TextPart, replay_hash, row_positions
 from .model import BOS, END, PAD, TEXT_SIZES, TextModel, TextVocab
 
@@ -135,12 +135,7 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positi
     device = pick_device(config.device)
     model.to(device)
     piece_length = piece_length.to(device)
-    n = len(seqs)
-    perm = torch.randperm(n, generator=gen)
-    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, round(VAL_SHARE * n)))
-    val_idx, trn_idx = perm[:n_val], perm[n_val:]
-    if not n_val:
-        val_idx = trn_idx
+    val_idx, trn_idx = validation_split(len(seqs), gen, MAX_VAL_ROWS, VAL_SHARE)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     lr = config.learning_rate  # halved after an epoch without improvement
     began, budget = time.monotonic(), (math.inf if seconds is None else max(seconds, 1e-9))
@@ -191,20 +186,14 @@ def fit_text(model: TextModel, seqs: torch.Tensor, context: torch.Tensor, positi
                 group["lr"] = lr * anneal(epoch - 1 + i / len(epoch_batches))
             loss = sequence_loss(model, seqs[rows].to(device), context[rows].to(device), positions[rows].to(device),
                                  longest[rows].to(device), piece_length)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-            opt.step()
+            clipped_step(model, opt, loss, GRAD_CLIP)
             steps += 1
         val = validate()
         if not best.update(model, val, epoch):
             lr *= 0.5
         log.info("text epoch %d: validation loss %.4f per character", epoch, val)
-        if out_of_time or time.monotonic() > end:
-            stopped_by = "max_training_time"
-            break
-        if best.bad >= PATIENCE:
-            stopped_by = "early_stopping"
+        if reason := best.stop(out_of_time or time.monotonic() > end, PATIENCE):
+            stopped_by = reason
             break
     best.restore(model)
     model.eval()

@@ -4,6 +4,7 @@
     python benchmarks/scale.py wide [--columns 25,50,100,200] [--first-layer dense|prefix]
     python benchmarks/scale.py ray --model MODEL [--rows 2000000] [--workers 2] [--shard-rows 100000] [--kill]
     python benchmarks/scale.py related [--epochs 2] [--shard-rows 5000] [--parts train,generate]
+    python benchmarks/scale.py ddp [--data ../shared/data/adult/train.csv.gz] [--epochs 2] [--workers 2]
 
 ``rows``: makes a table of 30 columns (numbers with point masses and rounding, categories,
 dates), trains on it with defaults in a child process, then generates as many rows
@@ -24,6 +25,13 @@ on shared cores torch's threads wait on each other), and whether the two model f
 layouts. Generation: cdnow (users, purchases) trained briefly, then generated with ``--ray``
 and with ``--workers 1`` in shards of ``--shard-rows`` users: keys unique across shards,
 dangling references, dates in order within every user, and the same bytes both ways.
+``ddp``: one table's model trained data-parallel on Ray Train (``lookalike.train(..., ray=True)``):
+``--epochs`` fixed epochs (no early stopping, no time limit: the same work every way) in this
+process with torch's default threads, with ``OMP_NUM_THREADS=1``, and on ``--workers`` Ray
+Train workers of one CPU each (Ray started by the call and counted); per run the wall time of
+``train`` (reading and encoding included), the training loop's own seconds, the best
+validation loss, accuracy (overall, from the QA report, attacks off) and a digest of the
+weights (the same seed and worker count give the same digest).
 """
 
 from __future__ import annotations
@@ -70,8 +78,9 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+def child(args: list[str], env: dict[str, str] | None = None) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode or not line:
         raise SystemExit(f"child {args} failed:\n{proc.stderr[-3000:]}")
@@ -245,6 +254,46 @@ def related_benchmark(epochs: int, shard_rows: int, parts: str = "train,generate
         print(f"cdnow --ray and one process: same bytes: {outs['ray'] == outs['one process']}", flush=True)
 
 
+def ddp_benchmark(data: str, epochs: int, workers: int) -> None:
+    """Local training (torch's threads, and one thread) against Ray Train with ``workers``
+    workers, each run in its own process; see the module's docstring."""
+    load = os.getloadavg()
+    print(f"{data}, {epochs} epochs; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
+          f"{os.cpu_count()} cores", flush=True)
+    runs = (("local, torch's threads", [], {}), ("local, OMP_NUM_THREADS=1", [], {"OMP_NUM_THREADS": "1"}),
+            (f"ray, {workers} workers x 1 CPU", [str(workers)], {}))
+    wall = {}
+    for name, extra, env in runs:
+        r = child(["_ddp", data, str(epochs), *extra], env)
+        wall[name] = r["seconds"]
+        load = os.getloadavg()
+        print(f"{name}: train {r['seconds']:.1f}s (loop {r['loop_seconds']:.1f}s), epochs {r['epochs']}, "
+              f"val loss {r['val_loss']:.4f}, accuracy {r['accuracy']:.4f}, weights {r['digest']}; "
+              f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    ray_s = wall[runs[2][0]]
+    print(f"ray / local: {ray_s / wall[runs[0][0]]:.2f}; ray / local one thread: {ray_s / wall[runs[1][0]]:.2f}",
+          flush=True)
+
+
+def _ddp_child(data: str, epochs: int, workers: int | None) -> dict:
+    import hashlib
+
+    import lookalike
+
+    options = dict(seed=0, progress=False, max_epochs=epochs, patience=epochs, max_training_time=None)
+    if workers:
+        options.update(ray=True, ray_workers=workers)
+    seen = []
+    t0 = time.perf_counter()
+    g = lookalike.train(data, on_progress=seen.append, **options)
+    seconds = time.perf_counter() - t0
+    m = g.report(out=None, attacks=False)
+    weights = hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in g.model_.state_dict().values()))
+    return {"seconds": seconds, "loop_seconds": seen[-1].elapsed, "epochs": g.training_["epochs"],
+            "val_loss": g.training_["val_loss"], "accuracy": m.accuracy.overall, "digest": weights.hexdigest()[:12],
+            "data_parallel": g.training_.get("data_parallel")}
+
+
 def rows_benchmark(n: int, fmt: str, options: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / f"big.{fmt}"
@@ -337,12 +386,19 @@ def main() -> None:
         g.sample(int(n), seed=0, out=out)
         print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak_mb()}))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_ddp":  # child: train locally or on Ray Train, report
+        data, epochs, *workers = sys.argv[2:]
+        print("RESULT " + json.dumps(_ddp_child(data, int(epochs), int(workers[0]) if workers else None)))
+        return
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["rows", "wide", "ray", "related"])
-    ap.add_argument("--epochs", type=int, default=2, help="related: epochs per table (the same work both ways)")
+    ap.add_argument("what", choices=["rows", "wide", "ray", "related", "ddp"])
+    ap.add_argument("--epochs", type=int, default=2, help="related: epochs per table; ddp: epochs (the same work "
+                    "every way)")
+    ap.add_argument("--data", default=str(DATA / "adult" / "train.csv.gz"), help="ddp: the table")
     ap.add_argument("--parts", default="train,generate", help="related: train (baseball), generate (cdnow), or both")
     ap.add_argument("--model", help="ray: a trained model file (e.g. from lookalike train adult/train.csv.gz)")
-    ap.add_argument("--workers", type=int, default=2, help="ray: worker processes / Ray tasks at a time")
+    ap.add_argument("--workers", type=int, default=2, help="ray: worker processes / Ray tasks at a time; ddp: Ray "
+                    "Train workers")
     ap.add_argument("--shard-rows", type=int, default=None, help="ray: rows per shard (100000); related: users per shard (5000)")
     ap.add_argument("--kill", action="store_true", help="ray: also kill a Ray worker mid-run")
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -355,6 +411,8 @@ def main() -> None:
         if not args.model:
             raise SystemExit("ray needs --model MODEL")
         ray_benchmark(args.model, args.rows, args.workers, args.shard_rows or 100_000, args.kill)
+    elif args.what == "ddp":
+        ddp_benchmark(args.data, args.epochs, args.workers)
     elif args.what == "related":
         related_benchmark(args.epochs, args.shard_rows or 5_000, args.parts)
     elif args.what == "rows":

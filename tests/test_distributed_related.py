@@ -123,7 +123,7 @@ def test_a_failed_run_leaves_nothing_and_bad_targets_are_refused(shop, tmp_path)
     assert len(pd.read_parquet(out / "users")) == 20 and len(list((out / "users").iterdir())) == 1
 
 
-def test_cli_generates_related_tables_with_workers_and_refuses_ray_training_of_one_table(shop, tmp_path):
+def test_cli_generates_related_tables_with_workers_and_refuses_ray_workers_without_ray(shop, tmp_path):
     from typer.testing import CliRunner
 
     from lookalike.cli import app
@@ -136,8 +136,8 @@ def test_cli_generates_related_tables_with_workers_and_refuses_ray_training_of_o
     assert len(pd.read_parquet(out / "users")) == 40 and len(list((out / "users").iterdir())) == 2
     data = tmp_path / "users.csv"
     make_shop()[0]["data"].to_csv(data, index=False)
-    r = CliRunner().invoke(app, ["train", str(data), "--out", str(tmp_path / "u.lookalike"), "--ray"])
-    assert r.exit_code == 1 and "related tables" in r.output
+    r = CliRunner().invoke(app, ["train", str(data), "--out", str(tmp_path / "u.lookalike"), "--ray-workers", "2"])
+    assert r.exit_code == 1 and "ray_workers (--ray-workers) needs ray=True (--ray)" in r.output
 
 
 def test_shards_take_every_subject_table_and_key_numbers_never_meet():

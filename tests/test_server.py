@@ -201,6 +201,7 @@ def test_training_made_a_model_with_the_settings(client, workspace):
     ({"types": {"nope": "numeric"}}, "nope"),
     ({"types": {"city": "banana"}}, "types.city"),
     ({"max_training_time": -1}, "max_training_time"),
+    ({"ray": True, "ray_workers": 2}, "option(s) ray, ray_workers: the web app trains on this machine, not on Ray"),
 ])
 def test_bad_training_options_fail_at_once(client, workspace, options, words):
     r = client.post(f"/api/datasets/{workspace[1]['dataset']}/train", json={"options": options})

@@ -210,6 +210,8 @@ def test_bad_requests_on_a_related_tables_model(client, shop):
     assert r.status_code == 400 and "differential_privacy" in r.json()["detail"]
     r = client.post(f"/api/schemas/{shop[1]['schema']}/train", json={"options": {"types": {"amt": "numeric"}}})
     assert r.status_code == 400 and "per table" in r.json()["detail"]
+    r = client.post(f"/api/schemas/{shop[1]['schema']}/train", json={"options": {"ray": True}})
+    assert r.status_code == 400 and "not on Ray" in r.json()["detail"]
     r = client.patch(f"/api/schemas/{shop[1]['schema']}", json={"tables": [{"name": "shops", "order_by": "x"}]})
     assert r.status_code == 400 and "table 'shops'" in r.json()["detail"]
 

@@ -133,10 +133,14 @@ def train(
                                              "Face causal language model folder (needs `pip install lookalike[text-hf]`; "
                                              "nothing is downloaded) instead of the built-in text model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or log lines."),
-    ray: bool = typer.Option(False, "--ray", help="Related tables: train the tables' models in parallel as Ray tasks "
-                             "(needs the `ray` extra of lookalike); the same model file."),
+    ray: bool = typer.Option(False, "--ray", help="Train on Ray (needs the `ray` extra of lookalike): one table's "
+                             "model data-parallel on Ray Train workers (PyTorch DDP, each on a shard of the rows); "
+                             "related tables' models in parallel as Ray tasks. The same model file."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster to connect to "
                                               "(e.g. auto, or ray://head:10001); default: start Ray on this machine."),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", help="With --ray, one table: this many "
+                                              "data-parallel workers (default: one per CPU of the cluster, or per GPU "
+                                              "with --device cuda)."),
 ):
     """Train a model on DATA and save it to --out."""
     _setup_logging(quiet)
@@ -162,8 +166,9 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("--dp-delta needs --dp-epsilon (e.g. --dp-epsilon 5 --dp-delta 1e-6)")
-        if ray or ray_address is not None:
-            options.update(ray=ray, **({"ray_address": ray_address} if ray_address is not None else {}))
+        # Ray's options go to lookalike.train beside the training options (which one trains how)
+        on_ray = {k: v for k, v in (("ray", ray), ("ray_address", ray_address), ("ray_workers", ray_workers))
+                  if v is not None and v is not False}
         if dp_epsilon is not None:
             options["differential_privacy"] = {"epsilon": dp_epsilon, **({"delta": dp_delta} if dp_delta is not None else {})}
         from .db import is_database_url, mask_url
@@ -174,7 +179,7 @@ def train(
             _not_for_related_tables(("--holdout", holdout, "a share of subjects is kept aside (holdout_share)"))
             check_writable(check_model_path(out))
             include = [t.strip() for t in tables.split(",") if t.strip()] if tables is not None else None
-            rg = lookalike.train(tables=data, include=include, db_schema=db_schema, overrides=config_file,
+            rg = lookalike.train(tables=data, include=include, db_schema=db_schema, overrides=config_file, **on_ray,
                                  **{k: v for k, v in options.items() if k != "types" or v})
             path = rg.save(out)
             typer.echo(f"model written to {path} (tables {', '.join(rg.tables)} from {mask_url(data)}, "
@@ -193,7 +198,7 @@ def train(
                 ("DATA", data, f"the tables come from {config_file}; leave DATA out"),
                 ("--holdout", holdout, "a share of subjects is kept aside (holdout_share in the schema's options)"))
             check_writable(check_model_path(out))
-            rg = lookalike.train(tables=config_file, **{k: v for k, v in options.items() if k != "types" or v})
+            rg = lookalike.train(tables=config_file, **on_ray, **{k: v for k, v in options.items() if k != "types" or v})
             path = rg.save(out)
             typer.echo(f"model written to {path} (tables {', '.join(rg.tables)}, {rg.training_['seconds']:.1f}s)")
             if report:
@@ -204,20 +209,16 @@ def train(
             from .errors import ConfigError
 
             raise ConfigError("pass a DATA table, or --config schema.yaml for related tables")
-        if ray or ray_address is not None:
-            from .errors import ConfigError
-
-            raise ConfigError("--ray trains related tables' models in parallel (--config schema.yaml or a database "
-                              "URL); a one-table model trains in one process")
         from .config import make_config
 
         config = make_config(options)  # fail on bad options before reading data
         check_writable(check_model_path(out))
-        g = lookalike.train(data, holdout=holdout, **config.model_dump(exclude_unset=True))
+        g = lookalike.train(data, holdout=holdout, **on_ray, **config.model_dump(exclude_unset=True))
         path = g.save(out)
         t = g.training_
         dp = t.get("differential_privacy")
         typer.echo(f"model written to {path} ({t['rows']} rows, {t['epochs']} epochs, {t['seconds']:.1f}s"
+                   + (f", data-parallel on {t['data_parallel']['workers']} Ray workers" if t.get("data_parallel") else "")
                    + (f", differential privacy: ε {dp['epsilon_spent']:g} spent of {dp['epsilon']:g}, δ {dp['delta_spent']:g}"
                       if dp else "") + ")")
         if report:
@@ -439,6 +440,9 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
                 about["text_model"] = {"columns": {c: g.encoder_.encoder(c).describe() for c in g.text_.columns},
                                        "vocab_size": m.vocab_size, "embedding": m.embed, "hidden": m.hidden,
                                        "layers": m.layers, "never_replay": sorted(g.text_.replay)}
+            par = g.training_.get("data_parallel")
+            about["data_parallel"] = (f"trained data-parallel with {par['workers']} workers (Ray Train, PyTorch DDP)"
+                                      if par else "no (one process)")
             dp = g.training_.get("differential_privacy")
             about["differential_privacy"] = (f"ε {dp['epsilon_spent']:g} spent (of {dp['epsilon']:g} requested), "
                                              f"δ {dp['delta_spent']:g}" if dp else "no")

@@ -11,7 +11,9 @@ and renames it into place once every shard is there, or removes it: a dataset is
 whole or not at all.
 
 Related tables use the same runners with shards of subjects (``relational/shards.py``),
-and train their tables' models as Ray tasks here (``train_on_ray``).
+and train their tables' models as Ray tasks here (``train_on_ray``). One table's model
+trains data-parallel on Ray Train (``fit_on_ray``): the rows cut into one shard per worker,
+the same training loop in every worker, PyTorch DDP averaging the gradients.
 """
 
 from __future__ import annotations
@@ -359,6 +361,243 @@ def train_on_ray(jobs: dict[str, tuple[pd.DataFrame, dict[str, Any]]],
         finally:
             for ref in refs.values():
                 ray.cancel(ref, force=True)
+
+
+# --- training: one table's model, data-parallel on Ray Train (PyTorch DDP) --------------------
+MIN_WORKER_ROWS = 64  # without ray_workers: no more workers than leave each this many rows per step
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """``train(..., ray=True)`` for one table: ``workers`` (None: one per CPU of the cluster,
+    or per GPU with ``device="cuda"``, at most one per ``MIN_WORKER_ROWS`` rows of a step)
+    and the cluster's ``address`` (None: Ray started on this machine for the call)."""
+
+    workers: int | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        w = self.workers
+        if w is not None and (not isinstance(w, (int, np.integer)) or isinstance(w, bool) or w < 1):
+            raise ConfigError(f"ray_workers must be a positive number of workers, got {w!r}")
+        try:
+            import ray.train.torch  # noqa: F401
+        except ImportError:
+            raise ConfigError("ray=True needs Ray Train: pip install 'lookalike[ray]'") from None
+
+
+class _Mailbox:
+    """An actor the driver owns, where rank 0 leaves each epoch's progress and, at the end,
+    the best weights: nothing needs storage shared between the machines."""
+
+    def __init__(self) -> None:
+        self.epochs: list[Any] = []
+        self.outcome: tuple[dict, Any] | None = None
+
+    def progress(self, p: Any) -> None:
+        self.epochs.append(p)
+
+    def finish(self, state: dict, result: Any) -> None:
+        self.outcome = (state, result)
+
+    def take(self) -> tuple[list[Any], tuple[dict, Any] | None]:
+        epochs, self.epochs = self.epochs, []
+        return epochs, self.outcome
+
+
+def _worker_seed(root: int, rank: int) -> int:
+    return int(np.random.SeedSequence([root, rank]).generate_state(1, np.uint64)[0] >> np.uint64(2))
+
+
+def _fit_worker(job: dict[str, Any]) -> None:
+    """One Ray Train worker: ``training.fit_rows`` on this worker's shard, with DDP averaging
+    the gradients and ``_Workers`` the decisions; rank 0 mails the best weights home."""
+    import time
+
+    import ray
+    import ray.train
+    import torch
+
+    from .training import fit_rows
+
+    ctx = ray.train.get_context()
+    rank, size = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(1)  # the workers are the parallelism
+    device = torch.device("cpu")
+    if job["config"].device == "cuda":  # this worker's GPU ("cuda" is then that one)
+        from ray.train.torch import get_device
+
+        device = get_device()
+        torch.cuda.set_device(device)
+    model = ray.get(job["model"])
+    trn, val = (np.array(a) for a in ray.get(job["shards"][rank]))  # writable copies of the shared shard
+    box = job["box"]
+    seed = _worker_seed(job["root_seed"], rank)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    spent = job["spent"] + max(time.time() - job["sent"], 0.0)  # the time to start the workers counts too
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # dropout's draws
+        result = fit_rows(model, trn, val, job["config"], gen, box.progress.remote if rank == 0 else None,
+                          job["context"], spent, _Workers(rank, size, device))
+    if rank == 0:
+        ray.get(box.finish.remote({k: v.cpu() for k, v in model.state_dict().items()}, result))
+
+
+class _Workers:
+    """``training.Peers`` for the workers of one Ray Train run (torch.distributed is set up
+    by Ray Train: gloo on CPUs, NCCL on GPUs)."""
+
+    def __init__(self, rank: int, size: int, device: Any):
+        self.rank, self.size, self.device = rank, size, device
+
+    def loss_fn(self, model: Any) -> Any:
+        """The model's loss behind DistributedDataParallel, which averages the gradients of
+        every step over the workers (the network has no ``forward``: a wrapper gives it one)."""
+        import inspect
+
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        class Loss(torch.nn.Module):
+            def __init__(self, model: torch.nn.Module):
+                super().__init__()
+                self.model = model
+
+            def forward(self, tokens, ranks, weights):
+                return self.model.loss(tokens, ranks, weights)
+
+        ids = [self.device] if self.device.type == "cuda" else None
+        # the buffers are constants (no syncing them at every step); every step uses the same parameters
+        newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters  # torch >= 2.13
+        quiet = {"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}
+        return DistributedDataParallel(Loss(model), device_ids=ids, static_graph=True, **quiet)
+
+    def reduce(self, values: list[float], op: str = "sum") -> list[float]:
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}[op])
+        return t.tolist()
+
+
+def fit_on_ray(model: Any, tokens: np.ndarray, config: Any, gen: torch.Generator, on_progress=None,
+               context: list[int] | None = None, spent: float = 0.0,
+               plan: DataParallel | None = None) -> tuple[Any, dict[str, Any]]:
+    """``training.fit`` with Ray Train: the rows split here as ``fit`` splits them (training
+    and validation, the heads started at the marginals), each split cut into one shard per
+    worker, and ``fit_rows`` run by every worker on its shards with the model in DDP. The
+    best weights come back into ``model``; returns the ``TrainResult`` and what to record
+    of the run (workers, CPUs each, device). Progress (the bar, ``on_progress``) is rank 0's,
+    shown here."""
+    import time
+
+    import torch
+
+    from .training import auto_batch_size, prepare
+
+    t0 = time.monotonic()
+    plan = plan or DataParallel()
+    trn, val = prepare(model, tokens, gen)
+    root_seed = int(torch.randint(2**62, (1,), generator=gen))
+    use_gpu = config.device == "cuda"
+    with _ray_session(plan.address):
+        import ray
+        from ray.train import RunConfig, ScalingConfig
+        from ray.train.torch import TorchConfig, TorchTrainer
+
+        have = ray.cluster_resources()
+        cpus, gpus = float(have.get("CPU", 0)), int(have.get("GPU", 0))
+        if use_gpu and not gpus:
+            raise ConfigError("device='cuda' with ray=True: the Ray cluster has no GPU; leave device out (the "
+                              "workers then train on CPUs) or join a cluster with GPUs (ray_address)")
+        step = min(config.batch_size or auto_batch_size(len(trn)), len(trn))  # rows of a step, over all workers
+        workers = plan.workers or max(1, min(gpus if use_gpu else int(cpus) or 1, step // MIN_WORKER_ROWS))
+        if workers > step:
+            log.warning("ray_workers=%d: a step has %d rows; training with %d workers", workers, step, step)
+            workers = step
+        # one CPU each (a fraction of one where the cluster has fewer CPUs than workers)
+        per_worker = {"CPU": min(1.0, cpus / workers) if cpus else 1.0, **({"GPU": 1} if use_gpu else {})}
+        box = ray.remote(num_cpus=0)(_Mailbox).remote()
+        job = {"config": config.model_copy(update={"progress": False, "device": "cuda" if use_gpu else "cpu"}),
+               "model": ray.put(model.cpu()), "context": context, "root_seed": root_seed, "box": box,
+               "shards": [ray.put(part) for part in zip(np.array_split(trn, workers), np.array_split(val, workers))],
+               "spent": spent + time.monotonic() - t0, "sent": time.time()}
+        with tempfile.TemporaryDirectory(prefix="lookalike-ray-train-") as storage:
+            trainer = TorchTrainer(
+                _fit_worker, train_loop_config=job,
+                scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=per_worker),
+                torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+                run_config=RunConfig(name="lookalike-train", storage_path=storage))
+            outcome = _fit_and_follow(trainer, box, config, workers, on_progress)
+        state, result = outcome
+    model.load_state_dict(state)
+    model.eval()
+    about = {"backend": "ray_train_ddp", "workers": workers, "cpus_per_worker": per_worker["CPU"],
+             "device": result.device}
+    log.info("trained %d epochs in %.1fs on %d Ray workers (best epoch %d, val loss %.4f, stopped by %s)",
+             result.epochs, result.seconds, workers, result.best_epoch, result.best_val_loss, result.stopped_by)
+    return result, about
+
+
+def _fit_and_follow(trainer: Any, box: Any, config: Any, workers: int, on_progress) -> tuple[dict, Any]:
+    """``trainer.fit()`` (in a thread), while this one shows rank 0's epochs as they come
+    (the progress bar, ``on_progress``); returns what rank 0 mailed at the end."""
+    import threading
+
+    import ray
+    from tqdm.auto import tqdm
+
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            trainer.fit()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, name="lookalike-ray-train", daemon=True)
+    thread.start()
+    with tqdm(total=config.max_epochs, desc=f"training on {workers} Ray workers", unit="epoch",
+              disable=not config.progress, leave=False) as bar:
+        while True:
+            thread.join(timeout=0.5)
+            epochs, outcome = ray.get(box.take.remote())
+            for p in epochs:
+                bar.update(1)
+                bar.set_postfix(train=f"{p.train_loss:.3f}", val=f"{p.val_loss:.3f}", best=f"{p.best_val_loss:.3f}",
+                                left=f"<={p.eta:.0f}s")
+                if on_progress:
+                    on_progress(p)
+            if not thread.is_alive():
+                break
+    if "error" in done:
+        exc = done["error"]
+        cause = _worker_error(exc)
+        if cause is not None:
+            raise cause from None
+        failures = list(getattr(exc, "worker_failures", {}).values())
+        what = str(failures[0] if failures else exc).strip().splitlines() or [""]
+        raise LookalikeError(f"Ray Train could not train the model: {type(exc).__name__}: {what[-1]}") from None
+    if outcome is None:
+        raise LookalikeError("Ray Train finished without the trained weights from its first worker; this is a bug")
+    return outcome
+
+
+def _worker_error(exc: BaseException) -> LookalikeError | None:
+    """The LookalikeError a worker raised, if that is what ended the run."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, LookalikeError):
+            return e
+        stack += [e.__cause__, getattr(e, "cause", None), *getattr(e, "worker_failures", {}).values()]
+    return None
 
 
 # --- the output folder ----------------------------------------------------------------------

@@ -20,6 +20,8 @@ import pandas as pd
 from .errors import InputError
 
 READ_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+# URIs of Parquet datasets read through pyarrow's file systems (credentials come from the environment)
+DATASET_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file")
 WRITE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 NESTED = (list, tuple, dict, set, np.ndarray)  # values of nested Parquet columns (or of DataFrames built so)
 NESTED_SAMPLE = 1000  # a nested column is nested throughout: its first values tell
@@ -33,20 +35,27 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def is_dataset_uri(value: object) -> bool:
+    """True for ``scheme://...`` with a file system scheme pyarrow reads (``s3://bucket/events/``)."""
+    return isinstance(value, str) and "://" in value and value.split("://", 1)[0].lower() in DATASET_SCHEMES
+
+
 def read_table(data: pd.DataFrame | str | os.PathLike[str], name: str = "data") -> pd.DataFrame:
-    """Return ``data`` as a DataFrame, reading it from a CSV/Parquet path if needed.
+    """Return ``data`` as a DataFrame, reading it from a CSV/Parquet path if needed, or from
+    a Parquet dataset: a folder of parts (what ``generate --out big/`` writes) or a URI such
+    as ``s3://bucket/events/`` (see ``read_dataset``).
 
     Checks what every later stage relies on: at least one row and one column, and
     unique, string column names.
     """
     if isinstance(data, pd.DataFrame):
         df = data
+    elif is_dataset_uri(data) or Path(data).is_dir():
+        df = read_dataset(data, name)
     else:
         path = Path(data)
         if not path.exists():
             raise InputError(f"table '{name}': file not found: {path}; check the path")
-        if path.is_dir():
-            raise InputError(f"table '{name}': {path} is a directory; pass a CSV or Parquet file")
         suffix = _suffix(path)
         try:
             if suffix in (".parquet", ".pq"):
@@ -67,6 +76,25 @@ def read_table(data: pd.DataFrame | str | os.PathLike[str], name: str = "data") 
             raise InputError(f"table '{name}': cannot read {path}: {exc.__class__.__name__}: {exc}") from None
     check_frame(df, name)
     return df
+
+
+def read_dataset(location: str | os.PathLike[str], name: str = "data") -> pd.DataFrame:
+    """A Parquet dataset (a folder of Parquet files, or a file or folder behind a URI) as one
+    frame, read through ``pyarrow.dataset``: its parts in name order, with pyarrow's file
+    system for the URI's scheme (S3, GCS, HDFS, Azure; credentials from the environment)."""
+    import pyarrow.dataset as ds
+
+    text = os.fspath(location)
+    if not is_dataset_uri(text):
+        folder = Path(text)
+        if not any(_suffix(f) in (".parquet", ".pq") for f in folder.rglob("*") if f.is_file()):
+            raise InputError(f"table '{name}': {folder} is a folder without Parquet files; pass a CSV or Parquet "
+                             "file, or a folder of Parquet parts")
+    try:
+        return ds.dataset(text, format="parquet").to_table().to_pandas()
+    except Exception as exc:  # a missing bucket or object, no credentials, a bad part
+        raise InputError(f"table '{name}': cannot read the Parquet dataset {text}: "
+                         f"{exc.__class__.__name__}: {exc}") from None
 
 
 def check_frame(df: pd.DataFrame, name: str = "data") -> None:

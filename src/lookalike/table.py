@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from .model import TabularModel
 from .schema import infer_schema
 from .training import TrainProgress, compact, fit
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .distributed import DataParallel
+
 MAX_TRAINING_SAMPLE_FOR_QA = 50_000
 
 
@@ -32,11 +36,17 @@ def train_table(
     holdout: pd.DataFrame | str | os.PathLike[str] | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
     subject_values: dict[str, pd.Series] | None = None,
+    data_parallel: DataParallel | None = None,
     **options,
 ) -> Generator:
     """Train a synthesizer on one table; see ``lookalike.train``. ``subject_values``: see
-    ``TableEncoder.fit`` (related tables' children)."""
+    ``TableEncoder.fit`` (related tables' children). ``data_parallel``: the flat model trains
+    on Ray Train workers (``distributed.fit_on_ray``); reading, encoding, calibration and a
+    text model stay in this process."""
     config = make_config(options)
+    if data_parallel is not None and config.differential_privacy is not None:
+        raise ConfigError("differential_privacy does not train data-parallel (ray=True): DP-SGD's accounting "
+                          "follows one process's steps; leave out one of them")
     if config.text_model is not None:  # a pretrained text model: fail before reading any data
         from .text.hf import check_text_model
 
@@ -82,6 +92,7 @@ def train_table(
     if has_text and config.max_training_time is not None:
         flat_config = config.model_copy(update={"max_training_time": config.max_training_time * (1 - config.text_training_share)})
     seed = int(rng.integers(2**62)) if config.seed is not None else None
+    parallel = None  # what fit_on_ray records of a data-parallel run
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
@@ -105,9 +116,17 @@ def train_table(
             if not context:  # the marginals are those of plain generation (context columns are given)
                 rake(model, encoder.dp_marginals(), encoder.allowed(), gen)
         else:
-            result = fit(model, tokens, flat_config, gen, on_progress, context=context, spent=time.monotonic() - t0)
+            if data_parallel is not None:  # the same loop in every worker, each on its shard of the rows
+                from .distributed import fit_on_ray
+
+                result, parallel = fit_on_ray(model, tokens, flat_config, gen, on_progress, context=context,
+                                              spent=time.monotonic() - t0, plan=data_parallel)
+            else:
+                result = fit(model, tokens, flat_config, gen, on_progress, context=context, spent=time.monotonic() - t0)
             calibrate(model, tokens, encoder.allowed(), gen, context)  # the marginals back (calibration.py)
     summary = training_summary(result, len(df), time.monotonic() - t0)
+    if parallel is not None:
+        summary["data_parallel"] = parallel
     if plan is not None:  # the exact row count and a validation loss would be outside the accounting
         summary.update(rows=int(round(plan.counts.rows)), val_loss=None, differential_privacy=plan.summary())
     text = None

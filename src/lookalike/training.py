@@ -143,6 +143,35 @@ def canonical_ranks(n: int, n_cols: int, device: torch.device, context: torch.Te
     return key.argsort().argsort().expand(n, n_cols)
 
 
+class Peers:
+    """The processes that train one model together, as seen from one of them. This one is
+    a process training alone (the default); ``distributed.py`` has the data-parallel kind,
+    whose workers each train on a shard of the rows and average their gradients."""
+
+    rank, size = 0, 1
+
+    def loss_fn(self, model: TabularModel) -> Callable[..., torch.Tensor]:
+        """What a training step calls for its loss (``model.loss``, or a DDP wrapper of it)."""
+        return model.loss
+
+    def reduce(self, values: list[float], op: str = "sum") -> list[float]:
+        """``values`` combined over the peers ("sum" | "min" | "max"): every peer gets the same."""
+        return values
+
+
+ALONE = Peers()
+
+
+def prepare(model: TabularModel, tokens: np.ndarray, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``tokens`` [n, S] split into (training, validation) in random order (see
+    ``validation_split``), and the model's heads started at the training rows' marginals."""
+    val_idx, trn_idx = validation_split(len(tokens), gen, MAX_VAL_ROWS)
+    trn, val = tokens[trn_idx.numpy()], tokens[val_idx.numpy()]
+    if len(trn):
+        model.init_marginals(torch.as_tensor(trn))
+    return trn, val
+
+
 def fit(
     model: TabularModel,
     tokens: np.ndarray,
@@ -153,6 +182,24 @@ def fit(
     spent: float = 0.0,
 ) -> TrainResult:
     """Train ``model`` on ``tokens`` [n, S] in place; the best validation checkpoint is kept.
+    ``fit_rows`` is the loop; ``spent`` and ``context``: see there."""
+    trn, val = prepare(model, tokens, gen)
+    return fit_rows(model, trn, val, config, gen, on_progress, context, spent)
+
+
+def fit_rows(
+    model: TabularModel,
+    trn_rows: np.ndarray,
+    val_rows: np.ndarray,
+    config: TrainConfig,
+    gen: torch.Generator,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    context: list[int] | None = None,
+    spent: float = 0.0,
+    peers: Peers = ALONE,
+) -> TrainResult:
+    """Train ``model`` on the training rows ``trn_rows`` [n, S], validating on ``val_rows``;
+    the best validation checkpoint is kept.
 
     Two phases: (1) the learning rate ``lr`` with plateau halving until validation loss
     stops improving (early stopping); (2) annealing: a few epochs at ``lr / 10`` with 4x
@@ -164,27 +211,30 @@ def fit(
 
     ``context``: indices of table columns always given at generation; they come first in
     every order and carry no loss.
+
+    ``peers``: with data-parallel workers, each runs this loop on its own shard of the rows
+    (training and validation); a step's batch is the worker's share of the batch, the
+    validation loss is that of all the shards, and stopping (time, early stopping) is
+    decided together, so every worker takes the same steps and the same decisions.
     """
     # the budget counts from the start of train(): reading and encoding (``spent``) and the
     # set-up below use it too
     end = time.monotonic() + max((config.max_training_time or math.inf) - spent, 0.0)
     device = pick_device(config.device)
     model.to(device)
-    n = len(tokens)
     # a context column without sub-tokens (a constant) still has a rank
     n_cols = max([*model.column_of_sub, *(context or [])], default=0) + 1
-    perm = torch.randperm(n, generator=gen).numpy()
-    n_val = 0 if n < 20 else min(MAX_VAL_ROWS, max(1, int(round(VAL_SHARE * n))))
-    trn = torch.as_tensor(tokens[perm[n_val:]], device=device)
-    val = torch.as_tensor(tokens[perm[:n_val]], device=device) if n_val else trn
+    trn = torch.as_tensor(trn_rows, device=device)
+    val = torch.as_tensor(val_rows, device=device)
     is_context = torch.zeros(n_cols, dtype=torch.bool)
     is_context[list(context or [])] = True
     ctx = is_context if context else None
     weights = (~is_context[torch.as_tensor(model.column_of_sub, dtype=torch.long)]).float().to(device)
     val_ranks = canonical_ranks(len(val), n_cols, device, ctx)
-    if len(trn):
-        model.init_marginals(trn)
-    bs = min(config.batch_size or auto_batch_size(len(trn)), len(trn))
+    step_loss = peers.loss_fn(model)
+    n_trn, n_least = (int(peers.reduce([len(trn)], op)[0]) for op in ("sum", "min"))  # all rows, a worker's fewest
+    # the batch of a step over all workers; each takes its share
+    bs = max(1, min(config.batch_size or auto_batch_size(n_trn), n_trn) // peers.size)
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
     start = time.monotonic()
@@ -192,28 +242,30 @@ def fit(
     deadline = start + ANNEAL_BUDGET_SHARE * budget  # the rest is left for annealing
     best = BestCheckpoint(model)
     stopped_by = "max_epochs"
-    bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress, leave=False)
+    bar = tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=not config.progress or peers.rank > 0,
+               leave=False)
 
     def run_epoch(batch_size: int, until: float) -> tuple[float, bool]:
         """One pass over the training rows; returns (mean train loss, ran out of time)."""
         model.train()
         order = torch.randperm(len(trn), generator=gen).to(device)
-        steps = max(1, len(trn) // batch_size)
+        steps = max(1, n_least // batch_size)  # the same on every worker
         nonlocal row_seconds
         total = 0.0
         for step in range(steps):
             began = time.monotonic()
-            if began + 2 * row_seconds * batch_size > until:  # the next step might end past the deadline
+            # the next step might end past the deadline (any worker's: they stop together)
+            if until < math.inf and peers.reduce([float(began + 2 * row_seconds * batch_size > until)], "max")[0]:
                 return (total / step if step else math.nan), True
             batch = trn[order[step * batch_size : (step + 1) * batch_size]].long()
             ranks = random_ranks(len(batch), n_cols, gen, torch.device("cpu"), ctx).to(device)
-            loss = model.loss(batch, ranks, weights)
+            loss = step_loss(batch, ranks, weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item()
             row_seconds = (time.monotonic() - began) / len(batch)
-        return total / steps, time.monotonic() > until
+        return total / steps, bool(peers.reduce([float(time.monotonic() > until)], "max")[0])
 
     def report(epoch: int, train_loss: float, val_loss: float) -> None:
         elapsed = time.monotonic() - start
@@ -226,15 +278,20 @@ def fit(
             on_progress(p)
 
     def validate() -> float:
+        """The mean validation loss per row, over every worker's validation rows."""
         nonlocal eval_seconds
         began = time.monotonic()
         loss = evaluate(model, val, val_ranks, weights)
+        if peers.size > 1:
+            total, rows = peers.reduce([loss * len(val), float(len(val))])
+            loss = total / max(rows, 1.0)
         eval_seconds = time.monotonic() - began
         return loss
 
     epoch, eval_seconds, row_seconds = 0, 0.0, 0.0
     for epoch in range(1, config.max_epochs + 1):
         train_loss, out_of_time = run_epoch(bs, deadline)
+        train_loss = peers.reduce([train_loss])[0] / peers.size
         val_loss = validate()
         sched.step(val_loss)
         best.update(model, val_loss, epoch)
@@ -252,12 +309,13 @@ def fit(
     for group in opt.param_groups:
         group["lr"] = config.learning_rate / 10
     for _ in range(ANNEAL_EPOCHS):
-        if time.monotonic() > start + budget or epoch >= config.max_epochs:
+        if epoch >= config.max_epochs or peers.reduce([float(time.monotonic() > start + budget)], "max")[0]:
             break
         epoch += 1
         # the last validation must fit the budget too
         finish = 2 * eval_seconds + FINISH_BUDGET_SHARE * budget
-        train_loss, out_of_time = run_epoch(min(4 * bs, len(trn)), start + budget - finish)
+        train_loss, out_of_time = run_epoch(min(4 * bs, n_least), start + budget - finish)
+        train_loss = peers.reduce([train_loss])[0] / peers.size
         val_loss = validate()
         best.update(model, val_loss, epoch)
         report(epoch, train_loss, val_loss)

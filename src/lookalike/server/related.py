@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from . import schemas as s
-from .routes import Id, Limit, Offset, _ctx, _get, _stem, idle_context
+from .routes import Id, Limit, Offset, _ctx, _get, _stem, idle_context, refuse_ray
 from .store import new_id
 
 router = APIRouter(prefix="/api")
@@ -101,6 +101,7 @@ def train_schema(request: Request, id: Id, body: s.TrainRequest):
 
     ctx = _ctx(request)
     row = _get(request, "schemas", id)
+    refuse_ray(body.options)
     options = {**body.options, "progress": False}
     if row["drop_orphans"]:
         options.setdefault("drop_orphans", True)

@@ -60,6 +60,19 @@ def idle_context(request: Request, table: str, id: str, busy: str, also: list[st
     return ctx
 
 
+RAY_OPTIONS = ("ray", "ray_workers", "ray_address")
+
+
+def refuse_ray(options: dict[str, Any]) -> None:
+    """Training on Ray is for the CLI and the Python API: the web app trains in its own
+    worker process, on this machine (a 400 that says so, not "unknown option")."""
+    given = [k for k in RAY_OPTIONS if k in options]
+    if given:
+        raise HTTPException(400, f"option(s) {', '.join(given)}: the web app trains on this machine, not on Ray; "
+                                 "train on Ray with `lookalike train DATA --ray` (or lookalike.train(..., ray=True)) "
+                                 "and upload the model file here (POST /api/models)")
+
+
 def _get(request: Request, table: str, id: str) -> dict[str, Any]:
     row = _ctx(request).store.get(table, id)
     if row is None:
@@ -136,6 +149,7 @@ def train(request: Request, id: Id, body: s.TrainRequest):
 
     ctx = _ctx(request)
     row = _get(request, "datasets", id)
+    refuse_ray(body.options)
     options = {**body.options, "progress": False}
     config = make_config(options)  # bad options fail here, not in the job
     if config.text_model is not None:  # a folder on this machine that is not a model fails now too

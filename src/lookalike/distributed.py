@@ -549,6 +549,8 @@ def _fit_and_follow(trainer: Any, box: Any, config: Any, workers: int, on_progre
     import ray
     from tqdm.auto import tqdm
 
+    from .training import show_progress
+
     done: dict[str, Any] = {}
 
     def run() -> None:
@@ -565,9 +567,7 @@ def _fit_and_follow(trainer: Any, box: Any, config: Any, workers: int, on_progre
             thread.join(timeout=0.5)
             epochs, outcome = ray.get(box.take.remote())
             for p in epochs:
-                bar.update(1)
-                bar.set_postfix(train=f"{p.train_loss:.3f}", val=f"{p.val_loss:.3f}", best=f"{p.best_val_loss:.3f}",
-                                left=f"<={p.eta:.0f}s")
+                show_progress(bar, p)
                 if on_progress:
                     on_progress(p)
             if not thread.is_alive():

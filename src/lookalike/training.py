@@ -51,6 +51,14 @@ class TrainResult:
     device: str
 
 
+def show_progress(bar: tqdm, p: TrainProgress) -> None:
+    """One epoch on a progress bar: the losses and an ETA that knows the time budget
+    (tqdm's own assumes every epoch runs)."""
+    bar.update(1)
+    bar.set_postfix(train=f"{p.train_loss:.3f}", val=f"{p.val_loss:.3f}", best=f"{p.best_val_loss:.3f}",
+                    left=f"<={p.eta:.0f}s")
+
+
 class BestCheckpoint:
     """Early stopping's bookkeeping: the best validation loss so far, its epoch and weights,
     and how many epochs in a row have not improved on it by ``min_delta``."""
@@ -271,9 +279,7 @@ def fit_rows(
         elapsed = time.monotonic() - start
         eta = min(elapsed / epoch * (config.max_epochs - epoch), max(budget - elapsed, 0.0))
         p = TrainProgress(epoch, config.max_epochs, train_loss, val_loss, best.loss, elapsed, eta, opt.param_groups[0]["lr"])
-        bar.update(1)
-        # tqdm's own ETA assumes every epoch runs; this one knows the time budget
-        bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}", best=f"{best.loss:.3f}", left=f"<={eta:.0f}s")
+        show_progress(bar, p)
         if on_progress:
             on_progress(p)
 

@@ -219,6 +219,8 @@ def train(
         dp = t.get("differential_privacy")
         typer.echo(f"model written to {path} ({t['rows']} rows, {t['epochs']} epochs, {t['seconds']:.1f}s"
                    + (f", data-parallel on {t['data_parallel']['workers']} Ray workers" if t.get("data_parallel") else "")
+                   + (f", stopped early (overfitting): {', '.join(t['columns_stopped_early'])}"
+                      if t.get("columns_stopped_early") else "")
                    + (f", differential privacy: ε {dp['epsilon_spent']:g} spent of {dp['epsilon']:g}, δ {dp['delta_spent']:g}"
                       if dp else "") + ")")
         if report:

@@ -199,10 +199,19 @@ class TabularModel(nn.Module):
             context = context + torch.cat([u, u.new_zeros(1, B, H)])[self.own_before].sum(1)
         return context
 
-    def loss(self, tokens: torch.Tensor, ranks: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The parameters that belong to one sub-column's head each: their first dimension is
+        the sub-column (the others, embeddings and the prefix layer's projections, are shared)."""
+        names = ("w1", "b1", "w2", "b2", "w_out", "b_out") if self.first_layer == "dense" else ("b1", "w2", "b2", "w_out", "b_out")
+        return [getattr(self, n) for n in names]
+
+    def loss(self, tokens: torch.Tensor, ranks: torch.Tensor, weights: torch.Tensor | None = None,
+             per_row: bool = False) -> torch.Tensor:
         """Sum over sub-columns of the mean cross-entropy (nats per row) when each row's columns
         come in the order ``ranks`` [B, C] (see ``order_masks``); weights [S] (0 for context
-        columns that are given, never generated)."""
+        columns that are given, never generated, and for heads that no longer train).
+        ``per_row``: each sub-column's weighted cross-entropy in each row [S, B] instead (its
+        mean over the rows, summed, is the loss)."""
         if weights is None:
             weights = torch.ones(self.n_sub, device=tokens.device)
         # context sub-columns (weight 0) are always given: their heads need no computing
@@ -212,7 +221,7 @@ class TabularModel(nn.Module):
             mask = order_masks(self.column_of_sub, ranks)  # [B, S, S]
         else:
             context = self.ordered_context(emb, ranks)  # [S, B, H]
-        total = emb.new_zeros(())
+        total = emb.new_zeros((self.n_sub, len(tokens)) if per_row else ())
         for group in self._groups(targets):
             idx = torch.as_tensor(group, device=tokens.device)
             width = max(self.cardinalities[t] for t in group)  # narrow heads are not padded to the widest
@@ -225,7 +234,10 @@ class TabularModel(nn.Module):
                 logits = self._rest(F.gelu(context[idx] + self.b1[idx]), group, width)
             T, B, V = logits.shape
             ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[idx].reshape(T * B), reduction="none").view(T, B)
-            total = total + (ce.mean(1) * weights[idx]).sum()
+            if per_row:
+                total = total.index_add(0, idx, ce * weights[idx, None])
+            else:
+                total = total + (ce.mean(1) * weights[idx]).sum()
         return total
 
     def _groups(self, targets: list[int]) -> list[list[int]]:

@@ -125,6 +125,12 @@ def train_table(
                 result = fit(model, tokens, flat_config, gen, on_progress, context=context, spent=time.monotonic() - t0)
             calibrate(model, tokens, encoder.allowed(), gen, context)  # the marginals back (calibration.py)
     summary = training_summary(result, len(df), time.monotonic() - t0)
+    if result.heads_stopped:  # columns whose heads stopped before the rest (training.HeadStopping)
+        early: dict[str, int] = {}
+        for sub, epoch in sorted(result.heads_stopped.items()):
+            column = encoder.columns[encoder.column_of_sub[sub]]
+            early[column] = min(epoch, early.get(column, epoch))
+        summary["columns_stopped_early"] = early
     if parallel is not None:
         summary["data_parallel"] = parallel
     if plan is not None:  # the exact row count and a validation loss would be outside the accounting

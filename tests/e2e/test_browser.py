@@ -178,3 +178,34 @@ def test_the_text_model_field_reaches_the_training_request(server, tmp_path):
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_the_model_page_names_the_columns_that_stopped_early(server, tmp_path):
+    """A near-unique account number beside a category and an amount: its layers overfit
+    from the first epochs and stop alone (training.HeadStopping); the model page says so."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    kind = rng.choice(list("abcde"), 2000)
+    amount = pd.Series(kind).map({"a": 1, "b": 5, "c": 10, "d": 20, "e": 50}).to_numpy() * rng.lognormal(0, 0.3, 2000)
+    data = tmp_path / "orders.csv"
+    pd.DataFrame({"kind": kind, "amount": amount.round(2), "account": rng.integers(10**7, 10**8, 2000)}).to_csv(
+        data, index=False)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.set_input_files("#file", str(data))
+            page.wait_for_selector("#settings")
+            page.fill("#seed", "0")
+            page.click("#create")
+            page.wait_for_selector("#generate", timeout=90_000)
+            facts = page.locator("dl.facts").inner_text()
+            assert re.search(r"Stopped early\s+(\w+ \(epoch \d+\), )*account \(epoch \d+\)", facts), facts
+        finally:
+            browser.close()
+    assert not errors, errors

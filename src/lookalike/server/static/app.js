@@ -378,6 +378,7 @@ async function modelPage(id) {
     <div class="card"><dl class="facts">
       <dt>Columns</dt><dd>${m.columns.map((c) => `${esc(c.name)} <span class="kind muted">${esc(c.kind)}</span>`).join(", ")}</dd>
       <dt>Training</dt><dd>${m.training.rows ?? "?"} rows, ${m.training.epochs ?? "?"} epochs, ${secs(m.training.seconds)}, stopped by ${esc(m.training.stopped_by ?? "?")}</dd>
+      ${m.training.columns_stopped_early ? `<dt>Stopped early</dt><dd title="These columns began to overfit before the rest: their layers went back to their best epoch and stopped training while the others went on">${Object.entries(m.training.columns_stopped_early).map(([c, e]) => `${esc(c)} <span class="muted">(epoch ${e})</span>`).join(", ")}</dd>` : ""}
       ${m.training.text ? `<dt>Text model</dt><dd>${m.config.text_model ? `${esc(m.training.text.model ?? "pretrained")}, fine-tuned from ${esc(m.config.text_model)}` : "built-in"}</dd>` : ""}
       ${m.training.differential_privacy ? `<dt>Differential privacy</dt><dd>ε ${m.training.differential_privacy.epsilon_spent} spent (of ${m.training.differential_privacy.epsilon}), δ ${m.training.differential_privacy.delta_spent}</dd>` : ""}
       <dt>Model file</dt><dd><a href="/api/models/${id}/download">download .lookalike</a> <span class="muted">(no training rows in it)</span></dd>

@@ -6,6 +6,7 @@ screenshots for a person to look at go to $LOOKALIKE_E2E_SHOTS or a tmp dir."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -54,6 +55,25 @@ def server(tmp_path):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(30)
+
+
+@contextlib.contextmanager
+def uploaded(server: str, data: Path):
+    """A headless page of the app with ``data`` uploaded (the settings form shown), and the
+    list its script errors go to; the browser closes after."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.set_input_files("#file", str(data))
+            page.wait_for_selector("#settings")
+            yield page, errors
+        finally:
+            browser.close()
 
 
 @pytest.fixture()
@@ -151,32 +171,21 @@ def test_the_text_model_field_reaches_the_training_request(server, tmp_path):
     pd.DataFrame({"kind": ["A", "B"] * 20, "title": [f"room {i} near the park" for i in range(40)]}).to_csv(
         data, index=False)
     folder = tmp_path / "no-model-here"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server)
-            page.set_input_files("#file", str(data))
-            page.wait_for_selector("#settings")
-            title = page.locator("#columns tr").filter(has=page.locator("td", has_text=re.compile("^title$")))
-            title.locator("select[name=kind]").select_option("categorical")
-            assert not page.locator("#textmodel").is_visible()  # no text column: no text options
-            title.locator("select[name=kind]").select_option("text")
-            assert page.get_by_label("Pretrained text model (local folder)").is_visible()
-            page.fill("#textmodel", str(folder))
-            page.fill("#time", "5")
-            with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/train")) as sent:
-                page.click("#create")
-            options = json.loads(sent.value.post_data)["options"]
-            assert options["text_model"] == str(folder) and options["types"]["title"] == "text"
-            error = page.locator(".error").inner_text()
-            assert error.startswith("text_model") and str(folder) in error  # the server's 400, shown
-            assert "#/datasets/" in page.url  # no job was made
-        finally:
-            browser.close()
+    with uploaded(server, data) as (page, errors):
+        title = page.locator("#columns tr").filter(has=page.locator("td", has_text=re.compile("^title$")))
+        title.locator("select[name=kind]").select_option("categorical")
+        assert not page.locator("#textmodel").is_visible()  # no text column: no text options
+        title.locator("select[name=kind]").select_option("text")
+        assert page.get_by_label("Pretrained text model (local folder)").is_visible()
+        page.fill("#textmodel", str(folder))
+        page.fill("#time", "5")
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/train")) as sent:
+            page.click("#create")
+        options = json.loads(sent.value.post_data)["options"]
+        assert options["text_model"] == str(folder) and options["types"]["title"] == "text"
+        error = page.locator(".error").inner_text()
+        assert error.startswith("text_model") and str(folder) in error  # the server's 400, shown
+        assert "#/datasets/" in page.url  # no job was made
     assert not errors, errors
 
 
@@ -191,21 +200,10 @@ def test_the_model_page_names_the_columns_that_stopped_early(server, tmp_path):
     data = tmp_path / "orders.csv"
     pd.DataFrame({"kind": kind, "amount": amount.round(2), "account": rng.integers(10**7, 10**8, 2000)}).to_csv(
         data, index=False)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server)
-            page.set_input_files("#file", str(data))
-            page.wait_for_selector("#settings")
-            page.fill("#seed", "0")
-            page.click("#create")
-            page.wait_for_selector("#generate", timeout=90_000)
-            facts = page.locator("dl.facts").inner_text()
-            assert re.search(r"Stopped early\s+(\w+ \(epoch \d+\), )*account \(epoch \d+\)", facts), facts
-        finally:
-            browser.close()
+    with uploaded(server, data) as (page, errors):
+        page.fill("#seed", "0")
+        page.click("#create")
+        page.wait_for_selector("#generate", timeout=90_000)
+        facts = page.locator("dl.facts").inner_text()
+        assert re.search(r"Stopped early\s+(\w+ \(epoch \d+\), )*account \(epoch \d+\)", facts), facts
     assert not errors, errors

@@ -17,6 +17,7 @@ import argparse
 import json
 import platform
 import resource
+import os
 import time
 from pathlib import Path
 
@@ -25,11 +26,11 @@ import pandas as pd
 import torch
 
 import lookalike
+from lookalike.relational.spec import Link
 from lookalike.relational.training import split_by_subject
-from lookalike.relational.layout import links_of
 from lookalike.relational.qa import relational_metrics
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def schema(dataset: str) -> list[dict]:
@@ -66,7 +67,9 @@ def run(dataset: str, seconds: float, seed: int) -> dict:
     metrics = relational_metrics(g.layouts_, g.train_tables_, syn, g.holdout_tables_)
     # reference: half of the real subjects against the other half
     full = {n: pd.concat([g.train_tables_[n], g.holdout_tables_[n]], ignore_index=True) for n in g.layouts_}
-    a, b = split_by_subject(links_of(g.layouts_), full, 0.5, np.random.default_rng(seed))
+    links = {n: Link(lay.parent, lay.parent_fk, g.layouts_[lay.parent].primary_key) if lay.parent else None
+             for n, lay in g.layouts_.items()}
+    a, b = split_by_subject(links, full, 0.5, np.random.default_rng(seed))
     half = relational_metrics(g.layouts_, a, b)
     out = {
         "dataset": dataset, "train_seconds": round(train_s, 1), "generate_seconds": round(gen_s, 1),

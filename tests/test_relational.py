@@ -419,7 +419,9 @@ def test_sibling_tables_belong_to_the_same_synthetic_subjects():
     main_pos = syn["fielding"].groupby("players_id")["pos"].agg(lambda s: s.mode().iloc[0])
     hits = syn["batting"].groupby("players_id")["hits"].mean()
     by_pos = hits.groupby(main_pos.reindex(hits.index)).mean()
-    assert by_pos["P"] < 40 < 100 < by_pos["F"], by_pos  # without the summary both would be ~100
+    # real: P 20, F 128; without the summary both would be ~92 (the mix). Trained models give P
+    # 35-47 over training seeds 0-2 (it was < 40 at seed 0 only by chance), F 115-120
+    assert by_pos["P"] < 60 < 100 < by_pos["F"], by_pos
     # every batting season of a synthetic player is in the years he plays
     born = pd.to_datetime(syn["players"].set_index("id")["birthDate"]).dt.year
     age = (syn["batting"]["year"] - born.reindex(syn["batting"]["players_id"]).to_numpy()).dropna()

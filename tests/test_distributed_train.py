@@ -73,6 +73,50 @@ def test_a_flat_model_trains_data_parallel_on_two_ray_workers(people_parts, tmp_
     assert r.exit_code == 0 and "trained data-parallel with 2 workers" in r.output
 
 
+def test_a_killed_worker_restarts_the_data_parallel_training(tmp_path):
+    """A worker process killed after the first epoch: Ray Train starts the workers again,
+    the training runs to its end, and the model records the restart."""
+    import os
+    import signal
+
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'lookalike[ray]')")
+    pytest.importorskip("ray.train.torch", reason="Ray Train is not installed (pip install 'lookalike[ray]')")
+    from pathlib import Path
+
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("finds the worker processes through /proc (Linux)")
+
+    def train_workers() -> list[int]:
+        """Ray titles a worker's process after its actor: "ray::RayTrainWorker..."."""
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if proc.joinpath("cmdline").read_bytes().startswith(b"ray::RayTrainWorker"):
+                    found.append(int(proc.name))
+            except OSError:  # gone meanwhile
+                pass
+        return found
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    killed: list[int] = []
+
+    def kill_once(p):
+        if not killed:
+            workers = train_workers()
+            assert len(workers) == 2, workers
+            killed.append(workers[-1])
+            os.kill(killed[0], signal.SIGKILL)
+
+    try:
+        g = lookalike.train(make_people(), ray=True, ray_workers=2, max_epochs=3, seed=1, progress=False,
+                            on_progress=kill_once)
+    finally:
+        ray.shutdown()
+    assert killed and g.training_["data_parallel"]["restarts"] == 1
+    assert g.training_["epochs"] == 3
+    assert set(g.sample(500, seed=0)["plan"]) <= set(PLANS)
+
+
 @pytest.mark.parametrize("options, words", [
     ({"ray": True, "differential_privacy": True}, "differential_privacy does not train data-parallel (ray=True)"),
     ({"ray": True, "ray_workers": 0}, "ray_workers must be a positive number of workers, got 0"),

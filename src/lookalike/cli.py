@@ -444,7 +444,8 @@ def info(model: Path = typer.Argument(..., help="Model file.")):
                                        "layers": m.layers, "never_replay": sorted(g.text_.replay)}
             par = g.training_.get("data_parallel")
             about["data_parallel"] = (f"trained data-parallel with {par['workers']} workers (Ray Train, PyTorch DDP)"
-                                      if par else "no (one process)")
+                                      + (f", restarted {par['restarts']} time(s) after a worker died"
+                                         if par.get("restarts") else "") if par else "no (one process)")
             dp = g.training_.get("differential_privacy")
             about["differential_privacy"] = (f"ε {dp['epsilon_spent']:g} spent (of {dp['epsilon']:g} requested), "
                                              f"δ {dp['delta_spent']:g}" if dp else "no")

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_ROWS = 100_000
-RETRIES = 3  # a shard whose worker died is drawn again this many times before the run fails
+RETRIES = 3  # a shard whose worker died is drawn again (a data-parallel training restarted) this many times before the run fails
 PART = "part-{:05d}.parquet"
 _PART_GLOB = "part-*.parquet"
 
@@ -393,6 +393,13 @@ class _Mailbox:
     def __init__(self) -> None:
         self.epochs: list[Any] = []
         self.outcome: tuple[dict, Any] | None = None
+        self.starts = 0  # rank 0's starts: more than one when Ray Train restarted the workers
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def restarts(self) -> int:
+        return max(self.starts - 1, 0)
 
     def progress(self, p: Any) -> None:
         self.epochs.append(p)
@@ -432,6 +439,8 @@ def _fit_worker(job: dict[str, Any]) -> None:
     model = ray.get(job["model"])
     trn, val = (np.array(a) for a in ray.get(job["shards"][rank]))  # writable copies of the shared shard
     box = job["box"]
+    if rank == 0:
+        ray.get(box.start.remote())
     seed = _worker_seed(job["root_seed"], rank)
     gen = torch.Generator()
     gen.manual_seed(seed)
@@ -504,7 +513,7 @@ def fit_on_ray(model: Any, tokens: np.ndarray, config: Any, gen: torch.Generator
     use_gpu = config.device == "cuda"
     with _ray_session(plan.address):
         import ray
-        from ray.train import RunConfig, ScalingConfig
+        from ray.train import FailureConfig, RunConfig, ScalingConfig
         from ray.train.torch import TorchConfig, TorchTrainer
 
         have = ray.cluster_resources()
@@ -529,13 +538,19 @@ def fit_on_ray(model: Any, tokens: np.ndarray, config: Any, gen: torch.Generator
                 _fit_worker, train_loop_config=job,
                 scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=per_worker),
                 torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-                run_config=RunConfig(name="lookalike-train", storage_path=storage))
+                # a worker that dies (killed, its machine lost) restarts the group: the training
+                # starts again with the budget that is left (no checkpoints: the weights are small)
+                run_config=RunConfig(name="lookalike-train", storage_path=storage,
+                                     failure_config=FailureConfig(max_failures=RETRIES)))
             outcome = _fit_and_follow(trainer, box, config, workers, on_progress)
+            restarts = ray.get(box.restarts.remote())
         state, result = outcome
     model.load_state_dict(state)
     model.eval()
     about = {"backend": "ray_train_ddp", "workers": workers, "cpus_per_worker": per_worker["CPU"],
-             "device": result.device}
+             "device": result.device, **({"restarts": restarts} if restarts else {})}
+    if restarts:
+        log.warning("a Ray Train worker died: the training restarted %d time(s) and completed", restarts)
     log.info("trained %d epochs in %.1fs on %d Ray workers (best epoch %d, val loss %.4f, stopped by %s)",
              result.epochs, result.seconds, workers, result.best_epoch, result.best_val_loss, result.stopped_by)
     return result, about

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -22,7 +23,7 @@ import pandas as pd
 
 import lookalike
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "adult"
 
 
 def parse_option(text: str) -> tuple[str, object]:

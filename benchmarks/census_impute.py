@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 import lookalike
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "census"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "census"
 
 
 def age_accuracy(age: pd.Series, truth: pd.Series) -> float:

@@ -14,6 +14,7 @@ fresh process, printing its peak RSS.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 # berka's keys, from ../shared/data/README.md: table -> (primary key, {column: referenced table})
 BERKA_KEYS = {

@@ -20,7 +20,7 @@ import pandas as pd
 
 import lookalike
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "adult"
 
 
 def main() -> None:

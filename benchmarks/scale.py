@@ -181,7 +181,7 @@ def ray_benchmark(model: str, n: int, workers: int, shard_rows: int, kill: bool)
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
 
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def _schema(tmp: str, name: str, tables: list[dict], **options) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 import lookalike
 from lookalike.qa import timeseries as ts
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "favorita"
+DATA = Path(os.environ.get("LOOKALIKE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "favorita"
 LAGS = (1, 7, 14, 28, 364)
 
 

@@ -261,8 +261,6 @@ def canonical_ranks(n: int, n_cols: int, device: torch.device, context: torch.Te
     return key.argsort().argsort().expand(n, n_cols)
 
 
-
-
 def prepare(model: TabularModel, tokens: np.ndarray, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The rows of ``tokens`` [n, S] split into (training, validation) in random order (see
     ``validation_split``), and the model's heads started at the training rows' marginals."""
@@ -382,7 +380,7 @@ def fit_rows(
         head's loss on this worker's rows [S, n]."""
         nonlocal eval_seconds
         began = time.monotonic()
-        rows = evaluate(model, val, val_ranks, weights, per_row=True)
+        rows = evaluate(model, val, val_ranks, weights)
         loss = float(rows.sum(0).mean()) if rows.shape[1] else 0.0
         if peers.size > 1:
             total, n = peers.reduce([loss * rows.shape[1], float(rows.shape[1])])
@@ -440,16 +438,10 @@ def fit_rows(
 
 @torch.no_grad()
 def evaluate(model: TabularModel, tokens: torch.Tensor, ranks: torch.Tensor, weights: torch.Tensor,
-             batch_size: int = 4096, per_row: bool = False) -> float | torch.Tensor:
-    """Mean loss per row with each row's columns in the order ``ranks`` [n, C]
-    (``per_row``: each sub-column's loss in each row instead, [S, n] on the CPU)."""
+             batch_size: int = 4096) -> torch.Tensor:
+    """Each sub-column's loss in each row, with each row's columns in the order ``ranks``
+    [n, C]: [S, n] on the CPU (summed over the sub-columns, a row's loss)."""
     model.eval()
-    if per_row:
-        parts = [model.loss(tokens[i : i + batch_size].long(), ranks[i : i + batch_size], weights, per_row=True).cpu()
-                 for i in range(0, len(tokens), batch_size)]
-        return torch.cat(parts, 1) if parts else torch.zeros(model.n_sub, 0)
-    total = 0.0
-    for i in range(0, len(tokens), batch_size):
-        b = tokens[i : i + batch_size].long()
-        total += float(model.loss(b, ranks[i : i + batch_size], weights)) * len(b)
-    return total / max(len(tokens), 1)
+    parts = [model.loss(tokens[i : i + batch_size].long(), ranks[i : i + batch_size], weights, per_row=True).cpu()
+             for i in range(0, len(tokens), batch_size)]
+    return torch.cat(parts, 1) if parts else torch.zeros(model.n_sub, 0)

@@ -66,3 +66,24 @@ def test_all_null_column_typed_numeric_gives_nulls():
     df = pd.DataFrame({"x": [np.nan] * 20, "c": ["a", "b"] * 10})
     _, back = roundtrip(df, types={"x": "numeric"})
     assert back["x"].isna().all() and len(back) == 20
+
+
+def test_token_positions_follow_the_values():
+    """A number's tokens have their place in its order (the network starts them on a line):
+    bins by their middle, a point mass among the bins by its value, cells inside a bin in
+    order; null, the rounding step and categories have none."""
+    rng = np.random.default_rng(2)
+    x = np.round(rng.normal(50, 10, 3000), 2)
+    x[:600] = 40.0  # a point mass inside the range
+    x[rng.random(3000) < 0.05] = np.nan
+    df = pd.DataFrame({"x": x, "c": rng.choice(list("abc"), 3000)})
+    enc, _ = roundtrip(df, value_protection=False)
+    pos = enc.token_positions()
+    first, fine = pos[enc.subs_of("x")[0]], pos[enc.subs_of("x")[-1]]
+    assert pos[enc.subs_of("c")[0]] is None
+    assert np.isnan(first[0])  # null
+    values = pd.Series([20.0, 30.0, 39.0, 40.0, 41.0, 60.0, 80.0])
+    tokens = enc.encoder("x").encode(values)[:, 0]
+    assert tokens[3] == 1 + enc.encoder("x").points_.index(40.0)  # the point mass's own token
+    assert np.all(np.diff(first[tokens]) > 0)  # in the values' order, the point mass among its bins
+    assert np.all(np.diff(fine) > 0) and 0 < fine[0] and fine[-1] < 1

@@ -144,3 +144,25 @@ def test_own_details_see_their_own_column_and_nothing_else(first_layer):
     assert not torch.allclose(la[5], lb[5], atol=1e-3)  # the column's first sub-token sees the row
     with pytest.raises(ValueError, match="own_details"):
         TabularModel(CARDS, COLUMN_OF_SUB, "small", first_layer, own_details=[5])
+
+
+def test_ordered_tokens_start_near_their_neighbours():
+    torch.manual_seed(0)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small")
+    before = model.embedding.weight.detach().clone()
+    positions = [None] * len(CARDS)
+    positions[2] = np.r_[np.nan, np.linspace(0, 1, 10)]  # sub-column 2: null, then 10 bins in order
+    counts = [None] * len(CARDS)
+    counts[2] = np.r_[5, [20] * 9, 100_000]  # the top bin is seen in many rows
+    model.init_ordinal(positions, counts)
+    w = model.embedding.weight.detach()
+    lo = int(model.offsets[2])
+    rare = w[lo + 1 : lo + 10]  # bins 0..8: few rows, near the line
+    far = torch.cdist(rare[:1], rare)[0]  # distance from the lowest bin grows with the bin
+    assert np.corrcoef(far.numpy(), np.arange(9))[0, 1] > 0.95
+    assert torch.cdist(rare[:-1], rare[1:]).diagonal().max() < 0.5 * far[-1]  # neighbours start close
+    # the frequent bin keeps (almost) its own random start; null and the other sub-columns keep theirs
+    assert torch.nn.functional.cosine_similarity(w[lo + 10], before[lo + 10], dim=0) > 0.99
+    untouched = torch.ones(len(w), dtype=torch.bool)
+    untouched[lo + 1 : lo + 11] = False
+    assert torch.equal(w[untouched], before[untouched])

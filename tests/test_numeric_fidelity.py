@@ -103,3 +103,14 @@ def test_positions_inside_narrow_bins_see_only_their_own_column(tmp_path):
     assert g.model_.own_details == own
     g.save(tmp_path / "m.lookalike")
     assert lookalike.load(tmp_path / "m.lookalike").model_.own_details == own
+
+
+def test_a_tight_relation_between_numbers_survives_on_a_small_table():
+    """300 rows, y = 3x + a little noise (r = 0.9995): the network must learn it before the
+    small table's early stopping. Each bin's embedding learned apart (without the ordinal
+    start, ``TabularModel.init_ordinal``) gave r = 0.70 here, and 0.04 on breast cancer."""
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(2, 0.4, 300)
+    df = pd.DataFrame({"x": x.round(3), "y": (3 * x + rng.normal(0, 0.3, 300)).round(3)})
+    out = lookalike.train(df, seed=0, progress=False).sample(300, seed=0)
+    assert out["x"].corr(out["y"]) > 0.85

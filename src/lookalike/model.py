@@ -26,11 +26,13 @@ largest cardinality (every head's logits are padded to V; padding is masked out)
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 EMB_DROPOUT = 0.2
+ORDINAL_ROWS = 200  # a token seen in this many rows starts halfway between its place on a line and a random start (init_ordinal)
 SIZES = {"small": (8, 64), "medium": (12, 128), "large": (16, 256)}  # (emb_dim, hidden)
 FIRST_LAYERS = ("dense", "prefix")
 DEFAULT_FIRST_LAYER = "auto"  # what ``lookalike.train`` builds ("auto": first_layer_for); files record their own
@@ -104,6 +106,35 @@ class TabularModel(nn.Module):
             # padded with S: a zero row appended to the projections
             self.register_buffer("own_before", torch.tensor([o + [S] * (K - len(o)) for o in own],
                                                             dtype=torch.long).view(S, K), persistent=False)
+
+    @torch.no_grad()
+    def init_ordinal(self, positions: list, counts: list | None = None) -> None:
+        """Start the embeddings of ordered tokens (a number's bins and point masses, its
+        position inside a bin; ``TableEncoder.token_positions``: 0..1, NaN for none) near a
+        line between two random points of the sub-column, at their position. A token seen in
+        c training rows (``counts`` per sub-column; None: few) starts at the weight
+        ORDINAL_ROWS / (c + ORDINAL_ROWS) on the line and the rest at its random start: a rare
+        value begins like its neighbours and the heads read a number's size from the first
+        step, a frequent one keeps a start of its own that its rows will shape. Without it,
+        small tables overfit before learning even r = 0.998 relations between their numbers
+        (breast cancer, 284 rows: synthetic radius ~ perimeter r = 0.04, discriminator AUC 0.96)."""
+        w = self.embedding.weight
+        for i, pos in enumerate(positions):
+            if pos is None:
+                continue
+            pos = torch.as_tensor(pos, dtype=w.dtype, device=w.device)
+            tokens = torch.nonzero(~torch.isnan(pos)).flatten()
+            if len(tokens) < 2:
+                continue
+            a, b = torch.randn(2, self.emb_dim, dtype=w.dtype, device=w.device)
+            p = pos[tokens, None]
+            c = torch.zeros(len(tokens), 1, dtype=w.dtype, device=w.device)
+            if counts is not None and counts[i] is not None:
+                c = torch.as_tensor(np.asarray(counts[i], dtype=np.float64)[tokens.cpu().numpy()], dtype=w.dtype,
+                                    device=w.device).clamp_min(0)[:, None]
+            share = ORDINAL_ROWS / (c + ORDINAL_ROWS)
+            rows = self.offsets[i] + tokens
+            w[rows] = (share * ((1 - p) * a + p * b) + (1 - share) * w[rows]) / (share**2 + (1 - share) ** 2).sqrt()
 
     @torch.no_grad()
     def init_marginals(self, tokens: torch.Tensor) -> None:

@@ -101,6 +101,9 @@ def train_table(
         model = TabularModel(encoder.cardinalities, encoder.column_of_sub, size=config.model_size,
                              first_layer=network.first_layer_for(len(encoder.cardinalities), network.DEFAULT_FIRST_LAYER),
                              own_details=encoder.own_detail_subs)
+        model.init_ordinal(encoder.token_positions(),
+                           encoder.dp_marginals() if config.differential_privacy else
+                           [np.bincount(tokens[:, i], minlength=c) for i, c in enumerate(encoder.cardinalities)])
         if tokens.shape[1] == 0:
             from .training import TrainResult, pick_device
 

@@ -95,6 +95,10 @@ class TableEncoder:
         first = {s.column: i for i, s in reversed(list(enumerate(self.subcolumns)))}
         return [i for i, s in enumerate(self.subcolumns) if s.column in own and first[s.column] != i]
 
+    def token_positions(self) -> list[np.ndarray | None]:
+        """Per sub-column, each token's place in its column's order (``ColumnEncoder.token_positions``)."""
+        return [p for e in self.encoders for p in e.token_positions()]
+
     def subs_of(self, column: str) -> list[int]:
         """Indices of the sub-columns (token positions) of a table column."""
         ci = self.columns.index(column)

@@ -55,6 +55,13 @@ class ColumnEncoder:
         earlier sub-tokens as context, not the rest of the row."""
         return False
 
+    def token_positions(self) -> list[np.ndarray | None]:
+        """Per sub-column, where each token lies in the column's order, from 0 to 1 (NaN for
+        a token with no place in it, such as null), or None for a sub-column without an
+        order (categories). The network starts ordered tokens near their neighbours
+        (``TabularModel.init_ordinal``)."""
+        return [None] * len(self.cardinalities)
+
     def allowed(self) -> list[np.ndarray]:
         """Per sub-column, which tokens may be sampled (e.g. null only if the data had nulls)."""
         return [np.ones(c, dtype=bool) for c in self.cardinalities]

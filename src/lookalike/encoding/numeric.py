@@ -340,6 +340,29 @@ class NumericEncoder(ColumnEncoder):
         fewer, wider bins (small tables) the position still carries the row's structure."""
         return self.n_bins >= N_BINS and len(self.cardinalities) > 1
 
+    def token_positions(self) -> list[np.ndarray | None]:
+        """The value token's place in the column: a bin by its middle, a point mass by where
+        its value falls among the bins (by rank among the point masses on a column without
+        bins); the position inside a bin by its cell. Null and the rounding step have none."""
+        out: list[np.ndarray | None] = [None] * len(self.cardinalities)
+        if self.edges_ is None:  # files from before point masses: one token per value, in order
+            n = len(self.values_)
+            out[0] = np.concatenate([[np.nan], np.arange(n) / max(n - 1, 1)])
+            return out
+        P, n_bins = len(self.points_), self.n_bins
+        first = np.full(1 + P + n_bins, np.nan)
+        if n_bins:
+            edges, pts = np.asarray(self.edges_, dtype=np.float64), np.asarray(self.points_, dtype=np.float64)
+            j = (np.searchsorted(edges, pts, side="right") - 1).clip(0, n_bins - 1)
+            within = ((pts - edges[j]) / np.maximum(edges[j + 1] - edges[j], 1e-12)).clip(0, 1)
+            first[1 : 1 + P] = (j + within) / n_bins
+            first[1 + P :] = (np.arange(n_bins) + 0.5) / n_bins
+            out[-1] = (np.arange(N_FINE) + 0.5) / N_FINE
+        else:
+            first[1:] = np.arange(P) / max(P - 1, 1)
+        out[0] = first
+        return out
+
     @property
     def n_bins(self) -> int:
         return max(len(self.edges_) - 1, 1) if self.edges_ else 0  # edges_ None: older files

@@ -314,3 +314,37 @@ def test_a_table_without_text_has_no_text_model(tmp_path):
     assert g.text_ is None
     with zipfile.ZipFile(g.save(tmp_path / "m.lookalike")) as z:
         assert "text_model" not in json.loads(z.read("meta.json"))
+
+
+def test_raking_brings_the_token_counts_back(trained):
+    """``rake_text`` (run after training) moves the output biases until the texts written for
+    the training rows use each token as often as the training texts: a token pushed far
+    above its share comes back to it."""
+    import copy
+
+    from lookalike.text.model import SPECIALS
+    from lookalike.text.sampling import _draw_ids, rake_text
+    from lookalike.text.training import sequences, text_columns
+
+    df, g = trained
+    part, enc = copy.deepcopy(g.text_), g.encoder_
+    seqs, tokens = sequences(text_columns(enc), part.vocab, df), enc.encode(df)
+    V = part.model.vocab_size
+
+    def shares(ids) -> torch.Tensor:
+        n = torch.bincount(torch.as_tensor(ids).flatten(), minlength=V).double()
+        n[:SPECIALS] = 0
+        return n / n.sum()
+
+    want = shares(seqs)
+    letters = torch.tensor([0.0] * SPECIALS + [float(t.strip().isalpha()) for t in part.vocab.pieces], dtype=torch.float64)
+    free = letters * (want < 0.1)  # a word the row does not dictate ("alpha"/"beta" start every title)
+    top = int((want * free).argmax())
+    assert top < part.model.cutoffs[0]
+    with torch.no_grad():
+        part.model.head.bias[top] += 2.0
+    pushed = float(shares(_draw_ids(part, enc, tokens, torch.Generator().manual_seed(1), 1.0, 1.0)[0])[top])
+    rake_text(part, enc, tokens, seqs, torch.Generator().manual_seed(0), rounds=3)
+    back = float(shares(_draw_ids(part, enc, tokens, torch.Generator().manual_seed(2), 1.0, 1.0)[0])[top])
+    assert pushed > want[top] + 0.05
+    assert abs(back - want[top]) < 0.25 * (pushed - want[top])

@@ -9,6 +9,8 @@ rare token's cluster of the adaptive softmax is computed only for the rows that 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
@@ -17,9 +19,12 @@ from ..encoding import TableEncoder
 from ..encoding.base import NULL
 from ..sampling import _draw, _top_p_filter
 from . import TextPart, replay_hash, row_positions
-from .model import BOS, END, PAD
+from .model import BOS, END, PAD, SPECIALS
 
 MAX_REPLAY_REDRAWS = 5
+RAKE_ROUNDS = 2  # rounds of raking the text model's token counts after training (rake_text) ...
+RAKE_ROWS = 8_000  # ... each writing the texts of this many training rows at most
+RAKE_SMOOTH = 1e-4  # added to both shares: a token never drawn moves a bounded step
 MAX_CLUSTER_TRIES = 8  # rounds of the adaptive softmax's rejection sampler before the exact draw
 CHUNK_ROWS = 8_192  # rows written at once (bounds the [rows, V] step tensors)
 
@@ -56,6 +61,49 @@ def _draw_chunks(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen:
 @torch.no_grad()
 def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: torch.Generator,
                 temperature: float, top_p: float) -> dict[str, list[str | None]]:
+    ids, flat = _draw_ids(part, encoder, tokens, gen, temperature, top_p)
+    return _decode(ids, part.vocab.pieces, part.columns, flat)
+
+
+@torch.no_grad()
+def rake_text(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, seqs: torch.Tensor, gen: torch.Generator,
+              rounds: int = RAKE_ROUNDS, rows: int = RAKE_ROWS) -> None:
+    """Shift the text model's output biases until the tokens it writes for real rows (flat
+    tokens [n, S]) are used as often as in the training texts (``seqs``, ids), as
+    ``calibration.rake`` does for the flat heads: each token's bias moves by log(want / have),
+    a rarer token's within its cluster of the adaptive softmax and the cluster's own entry by
+    the cluster's. The row's say in the words is kept; what drifts along the texts is taken
+    out. The specials (END included: where a text ends is the length bucket's) stay."""
+    model = part.model
+    V, first = model.vocab_size, model.cutoffs[0]
+    want = torch.bincount(seqs.flatten(), minlength=V).double()
+    want[:SPECIALS] = 0
+    if want.sum() <= 0:
+        return
+    want = want / want.sum()
+    words = want > 0
+    for _ in range(rounds):
+        pick = torch.randint(len(tokens), (min(rows, len(tokens)),), generator=gen).numpy()
+        ids, _ = _draw_ids(part, encoder, tokens[pick], gen, 1.0, 1.0)
+        have = torch.bincount(torch.as_tensor(ids).flatten(), minlength=V).double()
+        have[:SPECIALS] = 0
+        if have.sum() <= 0:
+            return
+        have = have / have.sum()
+        shift = torch.where(words, torch.log((want + RAKE_SMOOTH) / (have + RAKE_SMOOTH)), 0.0)
+        model.head.bias[:first] += shift[:first].to(model.head.bias.dtype)
+        for k, (a, b) in enumerate(zip(model.cutoffs, model.cutoffs[1:])):
+            w, h = float(want[a:b].sum()), float(have[a:b].sum())
+            model.head.bias[first + k] += math.log((w + RAKE_SMOOTH) / (h + RAKE_SMOOTH))
+            inside = torch.log((want[a:b] / max(w, 1e-12) + RAKE_SMOOTH) / (have[a:b] / max(h, 1e-12) + RAKE_SMOOTH))
+            model.tail_out[k].bias += torch.where(words[a:b], inside, 0.0).to(model.tail_out[k].bias.dtype)
+
+
+@torch.no_grad()
+def _draw_ids(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: torch.Generator,
+              temperature: float, top_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn token ids of each row's texts [n, T] (PAD after the last) and the rows' text
+    columns' flat tokens [n, C] (null / length bucket)."""
     model, vocab = part.model, part.vocab
     device = next(model.parameters()).device
     n, C = len(tokens), len(part.columns)
@@ -121,7 +169,7 @@ def _draw_texts(part: TextPart, encoder: TableEncoder, tokens: np.ndarray, gen: 
             c_in, h = c_in[keep], h[:, keep]
         else:
             prev = nxt
-    return _decode(ids.cpu().numpy(), vocab.pieces, part.columns, flat)
+    return ids.cpu().numpy(), flat
 
 
 def _draw_adaptive(model, features: torch.Tensor, ids: torch.Tensor, ok: torch.Tensor, gen: torch.Generator,

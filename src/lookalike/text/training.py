@@ -119,6 +119,9 @@ def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, conf
     summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)),
                        torch.as_tensor(row_positions(encoder, tokens)), text_limits(encoders, encoder, tokens), vocab.lengths(), config, gen,
                        None if seconds is None else max(seconds - (time.monotonic() - began), 0.0))
+    from .sampling import rake_text
+
+    rake_text(part, encoder, np.asarray(tokens), seqs, gen)  # token counts back to the training texts'
     summary["seconds"] = round(time.monotonic() - began, 2)
     return part, summary
 

@@ -3,6 +3,7 @@ synthetic rows against the held-out half with the QA report's definitions.
 
     python benchmarks/flat_suite.py [--tables adult,titanic] [--json out.json] [--seed 0] [key=value ...]
     python benchmarks/flat_suite.py --tables more   # the tables kept outside the suite (MORE)
+    python benchmarks/flat_suite.py --tables sklearn   # scikit-learn's bundled tables (SKLEARN)
 
 Each table runs in its own process (so peak RSS is the table's own): split 50/50 with a
 fixed seed (adult: its given train/holdout files), at most 40,000 rows per half, key
@@ -57,12 +58,29 @@ MORE: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# small tables of measurements bundled with scikit-learn (the `qa` extra), outside the suite's bar:
+# numbers with tight relations (breast cancer's radius, perimeter and area), few rows
+SKLEARN = ("breast_cancer", "diabetes", "wine", "iris")
+
+
+def _sklearn_table(name: str) -> pd.DataFrame:
+    from sklearn import datasets
+
+    b = datasets.load_diabetes(scaled=False) if name == "diabetes" else getattr(datasets, f"load_{name}")()
+    df = pd.DataFrame(b.data, columns=[str(c) for c in b.feature_names])
+    df["target"] = b.target
+    return df
+
+
 def split(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table's training and held-out halves (fixed seed, at most MAX_ROWS each)."""
-    path, drop = {**TABLES, **MORE}[name]
     if name == "adult":
-        return pd.read_csv(DATA / path), pd.read_csv(DATA / "adult/holdout.csv.gz")
-    df = pd.read_csv(DATA / path).drop(columns=drop)
+        return pd.read_csv(DATA / TABLES[name][0]), pd.read_csv(DATA / "adult/holdout.csv.gz")
+    if name in SKLEARN:
+        df = _sklearn_table(name)
+    else:
+        path, drop = {**TABLES, **MORE}[name]
+        df = pd.read_csv(DATA / path).drop(columns=drop)
     idx = np.random.default_rng(SPLIT_SEED).permutation(len(df))
     half = len(df) // 2
     train, hold = df.iloc[idx[:half]], df.iloc[idx[half:]]
@@ -143,7 +161,7 @@ def main() -> None:
         print("RESULT " + json.dumps(run_one(args.one, args.seed, options)))
         return
     results = []
-    names = ",".join(MORE) if args.tables == "more" else args.tables
+    names = {"more": ",".join(MORE), "sklearn": ",".join(SKLEARN)}.get(args.tables, args.tables)
     for name in names.split(","):
         cmd = [sys.executable, __file__, "--one", name, "--seed", str(args.seed), *args.options]
         proc = subprocess.run(cmd, capture_output=True, text=True)

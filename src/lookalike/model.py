@@ -26,7 +26,6 @@ largest cardinality (every head's logits are padded to V; padding is masked out)
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -130,8 +129,7 @@ class TabularModel(nn.Module):
             p = pos[tokens, None]
             c = torch.zeros(len(tokens), 1, dtype=w.dtype, device=w.device)
             if counts is not None and counts[i] is not None:
-                c = torch.as_tensor(np.asarray(counts[i], dtype=np.float64)[tokens.cpu().numpy()], dtype=w.dtype,
-                                    device=w.device).clamp_min(0)[:, None]
+                c = torch.as_tensor(counts[i], dtype=w.dtype, device=w.device)[tokens].clamp_min(0)[:, None]
             share = ORDINAL_ROWS / (c + ORDINAL_ROWS)
             rows = self.offsets[i] + tokens
             w[rows] = (share * ((1 - p) * a + p * b) + (1 - share) * w[rows]) / (share**2 + (1 - share) ** 2).sqrt()

@@ -20,6 +20,7 @@ from ..encoding.text import TextEncoder
 from ..training import BestCheckpoint, clipped_step, pick_device, validation_split
 from . import TextPart, replay_hash, row_positions
 from .model import BOS, END, PAD, TEXT_SIZES, TextModel, TextVocab
+from .sampling import rake_text
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,6 @@ def train_text(encoder: TableEncoder, df: pd.DataFrame, tokens: np.ndarray, conf
     summary = fit_text(model, seqs, torch.as_tensor(np.asarray(tokens, dtype=np.int64)),
                        torch.as_tensor(row_positions(encoder, tokens)), text_limits(encoders, encoder, tokens), vocab.lengths(), config, gen,
                        None if seconds is None else max(seconds - (time.monotonic() - began), 0.0))
-    from .sampling import rake_text
-
     rake_text(part, encoder, np.asarray(tokens), seqs, gen)  # token counts back to the training texts'
     summary["seconds"] = round(time.monotonic() - began, 2)
     return part, summary

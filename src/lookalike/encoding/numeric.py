@@ -119,7 +119,7 @@ class NumericEncoder(ColumnEncoder):
         if len(edges) < 2:
             edges = np.array([edges[0], edges[0]])
         self.edges_ = [float(x) for x in edges]
-        self.fine_ = self._fine_cells(rest, edges)
+        self.fine_ = self._fine_cells(rest, edges, self.unit_)
         self.steps_ = self._steps(rest)
         return self
 
@@ -304,9 +304,11 @@ class NumericEncoder(ColumnEncoder):
         return cls
 
     @staticmethod
-    def _fine_cells(rest: np.ndarray, edges: np.ndarray) -> list[list[float]]:
+    def _fine_cells(rest: np.ndarray, edges: np.ndarray, unit: float = 0.0) -> list[list[float]]:
         """Per bin, N_FINE + 1 cell edges: the bin's own quantiles when it holds enough
-        rows, else even cells."""
+        rows, else even cells; on a grid (``unit``), even cells end on grid values, so a
+        bin of at most N_FINE grid values gives each value a cell of its own (unsnapped,
+        a cell may hold none or two of them and move the values between its neighbours)."""
         n_bins = len(edges) - 1
         b = (np.searchsorted(edges, rest, side="right") - 1).clip(0, n_bins - 1)
         cells = []
@@ -315,6 +317,8 @@ class NumericEncoder(ColumnEncoder):
             lo, hi = edges[i], edges[i + 1]
             if len(inside) >= MIN_ROWS_PER_FINE_CELL * N_FINE:
                 q = np.quantile(inside, np.linspace(0, 1, N_FINE + 1), method="inverted_cdf")
+            elif unit:
+                q = np.ceil(np.linspace(lo, hi, N_FINE + 1) / unit - 1e-9) * unit
             else:
                 q = np.linspace(lo, hi, N_FINE + 1)
             q[0], q[-1] = lo, hi
@@ -402,10 +406,13 @@ class NumericEncoder(ColumnEncoder):
         n_bins = self.n_bins
         b = (np.searchsorted(edges, v, side="right") - 1).clip(0, n_bins - 1)
         cells = self._cells()
+        # a value on an even cell's edge belongs to the cell above it, as decoding reads the
+        # cell; an edge like 2.2 + 7 * 0.1 = 2.9000000000000004 must not push 2.9 below it
+        v_cell = v + (self.unit_ * 1e-6 if self.unit_ else 0.0)
         fine = np.empty(len(v), dtype=np.int64)
         for i in np.unique(b):
             rows = b == i
-            fine[rows] = np.searchsorted(cells[i], v[rows], side="right") - 1
+            fine[rows] = np.searchsorted(cells[i], v_cell[rows], side="right") - 1
         fine = fine.clip(0, N_FINE - 1)
         # rows beyond the protected range spread over their end bin instead of piling up on its edge
         fine = np.where(clipped, np.arange(len(v)) % N_FINE, fine)

@@ -42,6 +42,27 @@ def test_loss_skipping_context_heads_and_unseen_inputs_is_exact():
     assert not model.visible[[1, 4, 5, 6, 7]].bool().any(0)[3]
 
 
+def test_detail_tokens_that_mean_nothing_for_their_row_are_left_out_of_the_loss():
+    # column 4 (subs 5, 6, 7): its first token's values 0-2 (null, two point masses) have no
+    # place inside a bin, so what their rows' detail tokens hold must not change the loss
+    torch.manual_seed(0)
+    model = TabularModel(CARDS, COLUMN_OF_SUB, size="small").eval()
+    applies = [None] * len(CARDS)
+    applies[6] = applies[7] = np.arange(CARDS[5]) > 2
+    model.set_detail_rows(applies)
+    tokens = _tokens(64)
+    ranks = torch.stack([torch.randperm(5) for _ in range(64)])
+    other = tokens.clone()
+    free = tokens[:, 5] <= 2
+    other[free, 6], other[free, 7] = (other[free, 6] + 1) % CARDS[6], (other[free, 7] + 1) % CARDS[7]
+    assert free.any() and (~free).any()
+    assert torch.allclose(model.loss(tokens, ranks, WEIGHTS), model.loss(other, ranks, WEIGHTS), atol=1e-6)
+    # ... while a bin's row's detail token does
+    moved = tokens.clone()
+    moved[~free, 7] = (moved[~free, 7] + 1) % CARDS[7]
+    assert not torch.allclose(model.loss(tokens, ranks, WEIGHTS), model.loss(moved, ranks, WEIGHTS), atol=1e-6)
+
+
 @pytest.mark.parametrize("own_details", [[], [6, 7]])
 def test_prefix_layer_in_row_order_equals_its_masked_sum(own_details):
     """Training's prefix sums in each row's order (linear in the columns) give what the

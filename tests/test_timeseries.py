@@ -193,10 +193,12 @@ def test_continuation_is_linear_in_steps_and_reproducible(trained):
     given = {"shops": shops.head(2), "sales": sales[sales["shop"].isin(shops["shop"].head(2))]}
     times = {}
     for steps in (15, 150):
-        t0 = time.perf_counter()
-        out = g.sample(continue_from=given, steps=steps, seed=3)["sales"]
-        times[steps] = time.perf_counter() - t0
-        assert len(out) == 2 * steps
+        times[steps] = float("inf")
+        for _ in range(2):  # the faster of two: one run can meet a busy core (a CI run beside other jobs did)
+            t0 = time.perf_counter()
+            out = g.sample(continue_from=given, steps=steps, seed=3)["sales"]
+            times[steps] = min(times[steps], time.perf_counter() - t0)
+            assert len(out) == 2 * steps
     assert times[150] < 15 * times[15], times
     a = g.sample(continue_from=given, steps=10, seed=4)["sales"]
     b = g.sample(continue_from=given, steps=10, seed=4)["sales"]

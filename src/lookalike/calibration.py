@@ -71,12 +71,21 @@ def calibrate(model, tokens: np.ndarray, allowed: list[np.ndarray], gen: torch.G
     if not len(tokens) or not model.n_sub:
         return
     given = np.isin(np.asarray(model.column_of_sub), context or [])
-    marginals = [None if g else m for g, m in zip(given, token_counts(tokens, model.cardinalities))]
+    counts = token_counts(tokens, model.cardinalities, model.detail_rows, model.detail_owner)
+    marginals = [None if g else m for g, m in zip(given, counts)]
     real_context = np.where(given[None, :], tokens, -1) if given.any() else None
     rake(model, marginals, allowed, gen, real_context, rows=int(np.clip(len(tokens), MIN_ROWS, ROWS)))
 
 
-def token_counts(tokens: np.ndarray, cardinalities: list[int]) -> list[np.ndarray]:
-    """Per sub-column, how many rows hold each token."""
-    return [np.bincount(tokens[:, i].astype(np.int64), minlength=c)[:c].astype(np.float64)
-            for i, c in enumerate(cardinalities)]
+def token_counts(tokens: np.ndarray, cardinalities: list[int], detail_rows=None, detail_owner=None
+                 ) -> list[np.ndarray]:
+    """Per sub-column, how many rows hold each token; with ``detail_rows`` / ``detail_owner``
+    (``TabularModel.set_detail_rows``), a detail sub-column counts only the rows it applies to,
+    as sampling's expected counts do (a point mass's bin position is no position)."""
+    out = []
+    for i, c in enumerate(cardinalities):
+        weights = None
+        if detail_rows is not None and int(detail_owner[i]) != i:
+            weights = detail_rows[i].cpu().numpy().astype(np.float64)[tokens[:, int(detail_owner[i])].astype(np.int64)]
+        out.append(np.bincount(tokens[:, i].astype(np.int64), weights=weights, minlength=c)[:c].astype(np.float64))
+    return out

@@ -18,7 +18,9 @@ Two first layers (``first_layer``):
 
 A column's detail sub-tokens (a number's rounding step and position inside its bin) are
 context for that column alone; the ones in ``own_details`` (numeric columns with the full
-100 bins) also see nothing but their own column's earlier sub-tokens.
+100 bins) also see nothing but their own column's earlier sub-tokens. A detail sub-token
+that means nothing for its row (the bin position of a null or a point mass) is left out of
+the loss (``set_detail_rows``).
 
 Shapes: B rows, S sub-columns, C table columns, d embedding size, H hidden units, V the
 largest cardinality (every head's logits are padded to V; padding is masked out).
@@ -93,6 +95,9 @@ class TabularModel(nn.Module):
         for i in self.own_details:
             visible[i] = col == col[i]
         self.register_buffer("visible", visible.float(), persistent=False)
+        # [S, V] by the column's first token: whether a detail sub-token means something (set_detail_rows)
+        self.register_buffer("detail_rows", None, persistent=False)
+        self.register_buffer("detail_owner", None, persistent=False)  # [S]: each sub-token's column's first
         if first_layer == "prefix":  # index tables of ordered_context (columns' sub-tokens are contiguous)
             firsts = [i for i in range(S) if first[i]]
             slot = (torch.tensor(first, dtype=torch.long).cumsum(0) - 1).tolist()  # sub-column -> its entry in firsts
@@ -105,6 +110,23 @@ class TabularModel(nn.Module):
             # padded with S: a zero row appended to the projections
             self.register_buffer("own_before", torch.tensor([o + [S] * (K - len(o)) for o in own],
                                                             dtype=torch.long).view(S, K), persistent=False)
+
+    def set_detail_rows(self, applies: list) -> None:
+        """Leave out of the loss the detail tokens that mean nothing for their row: per
+        sub-column, the first tokens of its column its detail applies to (bool array; None:
+        all; ``TableEncoder.detail_applies``). A point mass's or a null's position inside a
+        bin is always 0: trained as a target, it teaches the position head to write 0 for
+        the neighbouring bins too (a small table's ordered tokens start alike)."""
+        S, V = self.n_sub, self.w_out.shape[-1]
+        rows = torch.ones(S, V, device=self.w_out.device)
+        owner = []
+        for i in range(S):
+            owner.append(i if self.is_first[i] else owner[-1])
+            if applies[i] is not None:
+                a = torch.as_tensor(applies[i], device=rows.device).float()
+                rows[i, : len(a)] = a
+        self.detail_rows = rows
+        self.detail_owner = torch.tensor(owner, dtype=torch.long, device=rows.device)
 
     @torch.no_grad()
     def init_ordinal(self, positions: list, counts: list | None = None) -> None:
@@ -263,6 +285,8 @@ class TabularModel(nn.Module):
                 logits = self._rest(F.gelu(context[idx] + self.b1[idx]), group, width)
             T, B, V = logits.shape
             ce = F.cross_entropy(logits.reshape(T * B, V), tokens.T[idx].reshape(T * B), reduction="none").view(T, B)
+            if self.detail_rows is not None:  # details that mean nothing for their row
+                ce = ce * self.detail_rows[idx].gather(1, tokens.T[self.detail_owner[idx]].long())
             if per_row:
                 total = total.index_add(0, idx, ce * weights[idx, None])
             else:

@@ -69,7 +69,10 @@ def sample_tokens(
         if top_p < 1.0:
             probs = _top_p_filter(probs, top_p)
         if expected is not None:
-            expected[i] += (probs * todo[:, None]).sum(0).to(expected[i].device, expected[i].dtype)
+            counted = todo.to(probs.dtype)
+            if model.detail_rows is not None:  # only the rows the detail means something for
+                counted = counted * model.detail_rows[i][tokens[:, model.detail_owner[i]]].to(probs.dtype)
+            expected[i] += (probs * counted[:, None]).sum(0).to(expected[i].device, expected[i].dtype)
         draw = _draw(probs, gen)
         tokens[:, i] = torch.where(todo, draw, tokens[:, i])
         known[:, i] = True

@@ -104,6 +104,8 @@ def train_table(
         model.init_ordinal(encoder.token_positions(),
                            encoder.dp_marginals() if config.differential_privacy else
                            [np.bincount(tokens[:, i], minlength=c) for i, c in enumerate(encoder.cardinalities)])
+        if not config.differential_privacy:  # DP rakes to its noisy counts of every row's tokens
+            model.set_detail_rows(encoder.detail_applies())
         if tokens.shape[1] == 0:
             from .training import TrainResult, pick_device
 

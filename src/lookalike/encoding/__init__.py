@@ -99,6 +99,10 @@ class TableEncoder:
         """Per sub-column, each token's place in its column's order (``ColumnEncoder.token_positions``)."""
         return [p for e in self.encoders for p in e.token_positions()]
 
+    def detail_applies(self) -> list[np.ndarray | None]:
+        """Per sub-column, the first tokens of its column its detail applies to (``ColumnEncoder.detail_applies``)."""
+        return [a for e in self.encoders for a in e.detail_applies()]
+
     def subs_of(self, column: str) -> list[int]:
         """Indices of the sub-columns (token positions) of a table column."""
         ci = self.columns.index(column)

@@ -62,6 +62,13 @@ class ColumnEncoder:
         (``TabularModel.init_ordinal``)."""
         return [None] * len(self.cardinalities)
 
+    def detail_applies(self) -> list[np.ndarray | None]:
+        """Per sub-column, for a detail sub-column whose token means nothing for some of the
+        column's first tokens (a number's position inside its bin, when the value is a point
+        mass or null): which first tokens it applies to (bool, by first token); None where
+        it always does. Training leaves the rest out of its loss (``TabularModel.set_detail_rows``)."""
+        return [None] * len(self.cardinalities)
+
     def allowed(self) -> list[np.ndarray]:
         """Per sub-column, which tokens may be sampled (e.g. null only if the data had nulls)."""
         return [np.ones(c, dtype=bool) for c in self.cardinalities]

@@ -344,6 +344,14 @@ class NumericEncoder(ColumnEncoder):
         fewer, wider bins (small tables) the position still carries the row's structure."""
         return self.n_bins >= N_BINS and len(self.cardinalities) > 1
 
+    def detail_applies(self) -> list[np.ndarray | None]:
+        """A value's rounding step and position inside its bin mean something only for the
+        bins' tokens: null and point-mass rows carry a 0 there that says nothing."""
+        cards = self.cardinalities
+        if len(cards) < 2:
+            return [None] * len(cards)
+        return [None] + [np.arange(cards[0]) > len(self.points_)] * (len(cards) - 1)
+
     def token_positions(self) -> list[np.ndarray | None]:
         """The value token's place in the column: a bin by its middle, a point mass by where
         its value falls among the bins (by rank among the point masses on a column without
